@@ -1,0 +1,125 @@
+"""create_app(): routers, error handlers, the server-side timing header, lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tonari import __version__
+from tonari.db import Database
+from tonari.kit.errors import TonariError
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in {"body", "query", "path", "header"}:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TonariError)
+    async def domain_error(_: Request, exc: TonariError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"error": exc.to_dict()})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field_path(err["loc"]), "message": err["msg"], "type": err["type"]}
+            for err in exc.errors()
+        ]
+        first = errors[0]
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": {
+                    "code": "invalid_request",
+                    "message": f"{first['field']}: {first['message']}",
+                    "field": first["field"],
+                    "details": {"errors": errors},
+                }
+            },
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"error": {"code": code, "message": str(exc.detail)}},
+        )
+
+
+def create_app(
+    *, database: Database | None = None, database_url: str | None = None, start_worker: bool = False
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = None
+        if getattr(app.state, "database", None) is None:
+            from tonari.config import get_settings
+            from tonari.db import resolve_database_url
+
+            settings = get_settings()
+            owned = Database(
+                database_url or resolve_database_url(settings),
+                pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+            )
+            app.state.database = owned
+        worker = None
+        if start_worker:
+            from tonari.worker import start_background_worker
+
+            worker = await start_background_worker(app.state.database.url)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            if owned is not None:
+                await owned.dispose()
+
+    app = FastAPI(
+        title="Tonari API",
+        version=__version__,
+        description="Loyalty programme and customer data API. Authenticate with "
+        "`Authorization: Bearer <API key>`. Money is in integer minor units, points are "
+        "integers, rates are basis points.",
+        lifespan=lifespan,
+    )
+    app.state.database = database
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def server_timing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed_ms:.3f}"
+        return response
+
+    from tonari.catalog.api import router as catalog_router
+    from tonari.customers.api import router as customers_router
+    from tonari.orders.api import router as orders_router
+    from tonari.prices.api import router as prices_router
+    from tonari.programs.api import router as programmes_router
+    from tonari.webhooks.api import router as webhooks_router
+
+    for router in (programmes_router, customers_router, orders_router, prices_router,
+                   catalog_router, webhooks_router):
+        app.include_router(router)
+
+    @app.get("/health", tags=["operations"], summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

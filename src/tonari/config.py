@@ -1,0 +1,37 @@
+"""Settings. Every setting has a default that works with the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "tonari"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TONARI_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. When unset, Tonari starts an embedded server in data_dir.",
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    webhook_timeout_seconds: float = 10.0
+    webhook_max_attempts: int = 8
+    max_cart_lines: int = 200
+    max_price_products: int = 500
+    log_level: str = "info"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

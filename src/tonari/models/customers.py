@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tonari.models.base import Base, TenantScoped, created_at_column
+
+
+class Customer(TenantScoped, Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_id"),
+        Index(
+            "uq_customers_tenant_card",
+            "tenant_id",
+            "card_number",
+            unique=True,
+            postgresql_where=text("card_number IS NOT NULL"),
+        ),
+        Index("ix_customers_tenant_phone", "tenant_id", "phone"),
+        Index("ix_customers_tenant_email", "tenant_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    card_number: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(120))
+    last_name: Mapped[str | None] = mapped_column(String(120))
+    birth_date: Mapped[date | None]
+    gender: Mapped[str | None] = mapped_column(String(16))
+    city: Mapped[str | None] = mapped_column(String(120))
+    customer_type: Mapped[str] = mapped_column(String(20), server_default="person")
+    tier_code: Mapped[str | None] = mapped_column(String(40))
+    tier_since: Mapped[datetime | None]
+    first_purchase_at: Mapped[datetime | None]
+    last_purchase_at: Mapped[datetime | None]
+    lifetime_spend: Mapped[int] = mapped_column(server_default="0")
+    orders_count: Mapped[int] = mapped_column(server_default="0")
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+
+from tonari.customers.schemas import CustomerReference
+
+MAX_LINES = 200
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrderLineIn(Strict):
+    product_id: str = Field(min_length=1, max_length=128)
+    category: str | None = Field(default=None, max_length=120)
+    unit_price: StrictInt = Field(ge=0, le=10**13, description="Minor units, an integer")
+    quantity: StrictInt = Field(ge=1, le=100_000)
+
+
+class CartIn(Strict):
+    customer: CustomerReference | None = Field(
+        default=None, description="Omit for an anonymous buyer"
+    )
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    points_to_spend: StrictInt = Field(default=0, ge=0)
+    at: datetime | None = Field(
+        default=None, description="Moment to price at (default now); must carry an offset"
+    )
+
+
+class OrderPlace(CartIn):
+    order_id: str = Field(min_length=1, max_length=128, description="The shop's own order id")
+    placed_at: datetime | None = None
+    paid: StrictBool = Field(default=False, description="Spend points at once, no reservation")
+    channel: Literal["online", "pos", "app", "call_centre", "import"] = "online"
+
+    @model_validator(mode="after")
+    def _no_at(self) -> OrderPlace:
+        if self.at is not None:
+            raise ValueError("use placed_at for an order, not at")
+        return self
+
+
+class ReturnLineIn(Strict):
+    line_no: StrictInt = Field(ge=1)
+    quantity: StrictInt = Field(ge=1)
+
+
+class OrderReturnIn(Strict):
+    return_id: str = Field(min_length=1, max_length=128)
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    returned_at: datetime | None = None
+
+
+class OrderAction(Strict):
+    at: datetime | None = None

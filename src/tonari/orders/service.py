@@ -1,0 +1,586 @@
+"""Orders: calculate (no side effects), place (idempotent by the shop's order id), pay,
+cancel and return lines. Points move per line, so a partial return reverses exactly the
+points of the returned units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonari.customers.service import find_customer_id
+from tonari.kit.clock import ensure_aware
+from tonari.kit.errors import Conflict, InsufficientPoints, InvalidState, NotFound, ValidationFailed
+from tonari.kit.hashing import canonical_hash
+from tonari.kit.money import divide
+from tonari.kit.outbox import record_event
+from tonari.ledger import service as ledger
+from tonari.models.customers import Customer
+from tonari.models.orders import Order, OrderLine, OrderReturn
+from tonari.orders.schemas import CartIn, OrderPlace, OrderReturnIn
+from tonari.orders.tiering import apply_tier_decision, reevaluate_tier
+from tonari.programs.schemas import CustomerType, Programme
+from tonari.programs.service import programme_in_force
+from tonari.rules.cart import (
+    ANONYMOUS,
+    CartCalculation,
+    CartLine,
+    CustomerView,
+    calculate_cart,
+)
+from tonari.rules.lots import expires_at, pending_until
+
+
+@dataclass(slots=True)
+class Buyer:
+    customer_id: int | None
+    external_id: str | None
+    view: CustomerView
+    account: ledger.LockedAccount | None = None
+
+
+def _cart_lines(body: CartIn, programme: Programme) -> list[CartLine]:
+    if body.currency is not None and body.currency != programme.currency:
+        raise ValidationFailed(
+            f"currency {body.currency} differs from the programme's {programme.currency}",
+            field="currency",
+            code="currency_mismatch",
+        )
+    if len(body.lines) > programme.max_cart_lines:
+        raise ValidationFailed(
+            f"at most {programme.max_cart_lines} lines per cart", field="lines",
+            code="too_many_lines",
+        )
+    return [
+        CartLine(
+            line_no=index,
+            product_id=line.product_id,
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+            category=line.category,
+        )
+        for index, line in enumerate(body.lines, start=1)
+    ]
+
+
+async def _buyer(
+    session: AsyncSession, *, tenant_id: int, body: CartIn, lock: bool
+) -> Buyer:
+    if body.customer is None:
+        return Buyer(None, None, ANONYMOUS)
+    customer_id = await find_customer_id(session, tenant_id=tenant_id, reference=body.customer)
+    account = None
+    if lock:
+        account = await ledger.lock_account(session, tenant_id=tenant_id, customer_id=customer_id)
+        available = account.available
+    row = (
+        await session.execute(
+            select(Customer.external_id, Customer.customer_type, Customer.tier_code).where(
+                Customer.id == customer_id
+            )
+        )
+    ).one()
+    if not lock:
+        from tonari.models.ledger import LedgerAccount
+
+        available = int(
+            await session.scalar(
+                select(LedgerAccount.available).where(
+                    LedgerAccount.tenant_id == tenant_id, LedgerAccount.customer_id == customer_id
+                )
+            )
+            or 0
+        )
+    view = CustomerView(CustomerType(row.customer_type), row.tier_code or "", available)
+    return Buyer(customer_id, row.external_id, view, account)
+
+
+async def calculate_order(
+    session: AsyncSession, *, tenant_id: int, body: CartIn, now: datetime
+) -> dict[str, Any]:
+    at = ensure_aware(body.at, "at") if body.at else now
+    version, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
+    lines = _cart_lines(body, programme)
+    buyer = await _buyer(session, tenant_id=tenant_id, body=body, lock=False)
+    view = buyer.view
+    if buyer.customer_id is not None and not view.tier_code:
+        view = CustomerView(view.customer_type, programme.tiers[0].code, view.available_points)
+    calculation = calculate_cart(programme, lines, view, body.points_to_spend)
+    return {
+        "currency": programme.currency,
+        "programme_version": version,
+        "customer": buyer.external_id,
+        **calculation.as_dict(),
+    }
+
+
+def _refuse_unmet_spend(calculation: CartCalculation, buyer: Buyer) -> None:
+    if calculation.points_applied == calculation.points_requested:
+        return
+    if calculation.points_requested > max(buyer.view.available_points, 0):
+        raise InsufficientPoints(
+            f"{calculation.points_requested} points requested, "
+            f"{max(buyer.view.available_points, 0)} available",
+            field="points_to_spend",
+            details={"available": max(buyer.view.available_points, 0)},
+        )
+    raise ValidationFailed(
+        f"at most {calculation.max_points_spendable} points can pay for this cart",
+        field="points_to_spend",
+        code="points_over_limit",
+        details={"max_points_spendable": calculation.max_points_spendable},
+    )
+
+
+async def _existing_order_answer(
+    session: AsyncSession, *, tenant_id: int, order_id: str, request_hash: str
+) -> dict[str, Any] | None:
+    row = (
+        await session.execute(
+            select(Order.request_hash, Order.result).where(
+                Order.tenant_id == tenant_id, Order.external_id == order_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise Conflict(
+            f"order {order_id!r} was already placed with a different body",
+            field="order_id",
+            code="order_id_reused",
+        )
+    return dict(row.result)
+
+
+async def place_order(
+    session: AsyncSession, *, tenant_id: int, body: OrderPlace, actor: str, now: datetime
+) -> tuple[dict[str, Any], bool]:
+    """Place an order once. Returns (the order, created); a repeat returns the first answer."""
+    request_hash = canonical_hash(body.model_dump(mode="json"))
+    known = await _existing_order_answer(
+        session, tenant_id=tenant_id, order_id=body.order_id, request_hash=request_hash
+    )
+    if known is not None:
+        return known, False
+    placed_at = ensure_aware(body.placed_at, "placed_at") if body.placed_at else now
+    version, programme = await programme_in_force(session, tenant_id=tenant_id, at=placed_at)
+    lines = _cart_lines(body, programme)
+    buyer = await _buyer(session, tenant_id=tenant_id, body=body, lock=True)
+    if buyer.customer_id is not None:
+        # Re-read under the account lock: a concurrent twin of this order may have won.
+        known = await _existing_order_answer(
+            session, tenant_id=tenant_id, order_id=body.order_id, request_hash=request_hash
+        )
+        if known is not None:
+            return known, False
+        decision = await reevaluate_tier(
+            session, programme=programme, customer_id=buyer.customer_id, at=placed_at
+        )
+        await apply_tier_decision(
+            session, tenant_id=tenant_id, customer_id=buyer.customer_id, decision=decision,
+            programme=programme, at=placed_at,
+        )
+        buyer.view = CustomerView(
+            buyer.view.customer_type, decision.tier_code, buyer.view.available_points
+        )
+    calculation = calculate_cart(programme, lines, buyer.view, body.points_to_spend)
+    _refuse_unmet_spend(calculation, buyer)
+    net_spend = calculation.total_regular
+    order_row = await session.execute(
+        pg_insert(Order)
+        .values(
+            tenant_id=tenant_id,
+            external_id=body.order_id,
+            customer_id=buyer.customer_id,
+            status="paid" if body.paid else "placed",
+            channel=body.channel,
+            request_hash=request_hash,
+            currency=programme.currency,
+            programme_version=version,
+            tier_code=calculation.tier_code,
+            total_regular=calculation.total_regular,
+            points_spent=calculation.points_applied,
+            total_paid=calculation.total_to_pay,
+            points_earned=calculation.points_to_earn,
+            net_spend=net_spend,
+            placed_at=placed_at,
+            paid_at=placed_at if body.paid else None,
+            result={},
+        )
+        .on_conflict_do_nothing(index_elements=[Order.tenant_id, Order.external_id])
+        .returning(Order.id)
+    )
+    order_id = order_row.scalar()
+    if order_id is None:
+        # An anonymous twin committed first (named customers serialise on the account lock).
+        known = await _existing_order_answer(
+            session, tenant_id=tenant_id, order_id=body.order_id, request_hash=request_hash
+        )
+        assert known is not None
+        return known, False
+    await session.execute(
+        pg_insert(OrderLine),
+        [
+            {
+                "tenant_id": tenant_id,
+                "order_id": order_id,
+                "line_no": line.line_no,
+                "product_id": line.product_id,
+                "category": line.category,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "line_total": line.regular_total,
+                "points_spent": line.points_applied,
+                "amount_paid": line.price_to_pay,
+                "points_earned": line.points_to_earn,
+            }
+            for line in calculation.lines
+        ],
+    )
+    tier_after = calculation.tier_code
+    if buyer.account is not None and buyer.customer_id is not None:
+        await ledger.draw_points(
+            session,
+            buyer.account,
+            [ledger.LineSpend(line.line_no, line.points_applied)
+             for line in calculation.lines if line.points_applied],
+            reserve=not body.paid,
+            reason=f"order {body.order_id}",
+            actor=actor,
+            occurred_at=placed_at,
+            order_id=order_id,
+        )
+        hold = not body.paid
+        await ledger.earn_lots(
+            session,
+            buyer.account,
+            [
+                ledger.LotToEarn(
+                    amount=line.points_to_earn,
+                    earned_at=placed_at,
+                    pending_until=pending_until(programme, placed_at),
+                    expires_at=expires_at(programme, placed_at),
+                    source="order",
+                    order_id=order_id,
+                    order_line_no=line.line_no,
+                )
+                for line in calculation.lines
+            ],
+            reason=f"order {body.order_id} at {calculation.tier_code}",
+            actor=actor,
+            occurred_at=placed_at,
+            order_id=order_id,
+            hold_pending=hold,
+        )
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == buyer.customer_id)
+            .values(
+                lifetime_spend=Customer.lifetime_spend + net_spend,
+                orders_count=Customer.orders_count + 1,
+                last_purchase_at=_later(Customer.last_purchase_at, placed_at),
+                first_purchase_at=_earlier(Customer.first_purchase_at, placed_at),
+            )
+        )
+        decision = await reevaluate_tier(
+            session, programme=programme, customer_id=buyer.customer_id, at=placed_at
+        )
+        await apply_tier_decision(
+            session, tenant_id=tenant_id, customer_id=buyer.customer_id, decision=decision,
+            programme=programme, at=placed_at,
+        )
+        tier_after = decision.tier_code
+    result = {
+        "order_id": body.order_id,
+        "status": "paid" if body.paid else "placed",
+        "customer": buyer.external_id,
+        "currency": programme.currency,
+        "programme_version": version,
+        "placed_at": placed_at.isoformat(),
+        "tier_after": tier_after,
+        **calculation.as_dict(),
+    }
+    await session.execute(update(Order).where(Order.id == order_id).values(result=result))
+    await record_event(
+        session,
+        tenant_id=tenant_id,
+        event_type="order.placed",
+        subject=body.order_id,
+        payload={k: v for k, v in result.items() if k != "explanations"},
+        occurred_at=placed_at,
+    )
+    return result, True
+
+
+def _later(column: Any, moment: datetime) -> Any:
+    from sqlalchemy import func
+
+    return func.greatest(func.coalesce(column, moment), moment)
+
+
+def _earlier(column: Any, moment: datetime) -> Any:
+    from sqlalchemy import func
+
+    return func.least(func.coalesce(column, moment), moment)
+
+
+async def _load_order(session: AsyncSession, *, tenant_id: int, order_id: str) -> Order:
+    order = await session.scalar(
+        select(Order).where(Order.tenant_id == tenant_id, Order.external_id == order_id)
+    )
+    if order is None:
+        raise NotFound(f"no order {order_id!r}", field="order_id", code="unknown_order")
+    return order
+
+
+async def _lock_order(
+    session: AsyncSession, *, tenant_id: int, order_id: str
+) -> tuple[Order, ledger.LockedAccount | None]:
+    """Lock the buyer's account (the one lock order), then read the order under it."""
+    order = await _load_order(session, tenant_id=tenant_id, order_id=order_id)
+    account = None
+    if order.customer_id is not None:
+        account = await ledger.lock_account(
+            session, tenant_id=tenant_id, customer_id=order.customer_id
+        )
+    await session.refresh(order, with_for_update=True)
+    return order, account
+
+
+async def order_view(session: AsyncSession, *, tenant_id: int, order_id: str) -> dict[str, Any]:
+    order = await _load_order(session, tenant_id=tenant_id, order_id=order_id)
+    lines = list(
+        await session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.line_no)
+        )
+    )
+    return {
+        "order_id": order.external_id,
+        "status": order.status,
+        "channel": order.channel,
+        "currency": order.currency,
+        "tier": order.tier_code,
+        "placed_at": order.placed_at.isoformat(),
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "cancelled_at": order.cancelled_at.isoformat() if order.cancelled_at else None,
+        "total_regular": order.total_regular,
+        "points_spent": order.points_spent,
+        "total_paid": order.total_paid,
+        "points_earned": order.points_earned,
+        "net_spend": order.net_spend,
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "product_id": line.product_id,
+                "category": line.category,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "returned_quantity": line.returned_quantity,
+                "points_spent": line.points_spent,
+                "points_earned": line.points_earned,
+                "points_taken_back": line.points_taken_back,
+                "points_restored": line.points_restored,
+                "amount_paid": line.amount_paid,
+            }
+            for line in lines
+        ],
+    }
+
+
+async def pay_order(
+    session: AsyncSession, *, tenant_id: int, order_id: str, actor: str, at: datetime
+) -> dict[str, Any]:
+    order, account = await _lock_order(session, tenant_id=tenant_id, order_id=order_id)
+    if order.status == "cancelled":
+        raise InvalidState(f"order {order_id!r} is cancelled", field="order_id")
+    if order.paid_at is None:
+        if account is not None:
+            await ledger.confirm_reservation(
+                session, account, order_id=order.id, actor=actor, occurred_at=at
+            )
+        order.paid_at = at
+        order.status = "paid"
+        await record_event(
+            session, tenant_id=tenant_id, event_type="order.paid", subject=order_id,
+            payload={"order_id": order_id, "paid_at": at.isoformat()}, occurred_at=at,
+        )
+    await session.flush()
+    return await order_view(session, tenant_id=tenant_id, order_id=order_id)
+
+
+async def _reverse_lines(
+    session: AsyncSession,
+    *,
+    order: Order,
+    account: ledger.LockedAccount | None,
+    programme: Programme,
+    quantities: dict[int, int],
+    actor: str,
+    at: datetime,
+    reason: str,
+) -> dict[str, int]:
+    """Take back earned and give back spent points for returned units, line by line."""
+    lines = {
+        line.line_no: line
+        for line in await session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order.id).with_for_update()
+        )
+    }
+    taken_back = restored = shortfall = spend_reduction = 0
+    for line_no, quantity in quantities.items():
+        line = lines.get(line_no)
+        if line is None:
+            raise ValidationFailed(f"order has no line {line_no}", field="lines.line_no")
+        if line.returned_quantity + quantity > line.quantity:
+            raise ValidationFailed(
+                f"line {line_no}: {quantity} more returned but only "
+                f"{line.quantity - line.returned_quantity} left",
+                field="lines.quantity",
+                code="return_exceeds_quantity",
+            )
+    for line_no, quantity in sorted(quantities.items()):
+        line = lines[line_no]
+        returned = line.returned_quantity + quantity
+        earned_target = divide(line.points_earned * returned, line.quantity, programme.rounding)
+        spent_target = divide(line.points_spent * returned, line.quantity, programme.rounding)
+        take = earned_target - line.points_taken_back
+        give = spent_target - line.points_restored
+        if account is not None:
+            recovered, short = await ledger.take_back_earned(
+                session, account, order_id=order.id, line_no=line_no, amount=take,
+                rule=programme.negative_balance, actor=actor, occurred_at=at, reason=reason,
+            )
+            taken_back += recovered
+            shortfall += short
+            restored += await ledger.give_back_draws(
+                session, account, order_id=order.id, line_no=line_no, amount=give,
+                actor=actor, occurred_at=at, reason=reason,
+            )
+        line.returned_quantity = returned
+        line.points_taken_back += take
+        line.points_restored += give
+        spend_reduction += line.unit_price * quantity
+    order.net_spend -= spend_reduction
+    if order.customer_id is not None:
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == order.customer_id)
+            .values(lifetime_spend=Customer.lifetime_spend - spend_reduction)
+        )
+    await session.flush()
+    return {
+        "points_taken_back": taken_back,
+        "points_restored": restored,
+        "points_not_recovered": shortfall,
+        "spend_reduction": spend_reduction,
+    }
+
+
+async def cancel_order(
+    session: AsyncSession, *, tenant_id: int, order_id: str, actor: str, at: datetime
+) -> dict[str, Any]:
+    order, account = await _lock_order(session, tenant_id=tenant_id, order_id=order_id)
+    if order.status == "cancelled":
+        return await order_view(session, tenant_id=tenant_id, order_id=order_id)
+    _, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
+    remaining = {
+        line.line_no: line.quantity - line.returned_quantity
+        for line in await session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
+        if line.quantity > line.returned_quantity
+    }
+    summary = await _reverse_lines(
+        session, order=order, account=account, programme=programme, quantities=remaining,
+        actor=actor, at=at, reason=f"order {order_id} cancelled",
+    )
+    order.status = "cancelled"
+    order.cancelled_at = at
+    if order.customer_id is not None:
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == order.customer_id)
+            .values(orders_count=Customer.orders_count - 1)
+        )
+        decision = await reevaluate_tier(
+            session, programme=programme, customer_id=order.customer_id, at=at
+        )
+        await apply_tier_decision(
+            session, tenant_id=tenant_id, customer_id=order.customer_id, decision=decision,
+            programme=programme, at=at,
+        )
+    await record_event(
+        session, tenant_id=tenant_id, event_type="order.cancelled", subject=order_id,
+        payload={"order_id": order_id, **summary}, occurred_at=at,
+    )
+    await session.flush()
+    return {**await order_view(session, tenant_id=tenant_id, order_id=order_id), **summary}
+
+
+async def return_order_lines(
+    session: AsyncSession, *, tenant_id: int, order_id: str, body: OrderReturnIn, actor: str,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    request_hash = canonical_hash(body.model_dump(mode="json"))
+    order, account = await _lock_order(session, tenant_id=tenant_id, order_id=order_id)
+    previous = (
+        await session.execute(
+            select(OrderReturn.request_hash, OrderReturn.result).where(
+                OrderReturn.order_id == order.id, OrderReturn.external_id == body.return_id
+            )
+        )
+    ).first()
+    if previous is not None:
+        if previous.request_hash != request_hash:
+            raise Conflict(
+                f"return {body.return_id!r} was already recorded with a different body",
+                field="return_id", code="return_id_reused",
+            )
+        return dict(previous.result), False
+    if order.status == "cancelled":
+        raise InvalidState(f"order {order_id!r} is cancelled", field="order_id")
+    if order.paid_at is None:
+        raise InvalidState(
+            f"order {order_id!r} is not paid yet: cancel it instead of returning lines",
+            field="order_id",
+        )
+    at = ensure_aware(body.returned_at, "returned_at") if body.returned_at else now
+    _, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
+    quantities: dict[int, int] = {}
+    for item in body.lines:
+        quantities[item.line_no] = quantities.get(item.line_no, 0) + item.quantity
+    summary = await _reverse_lines(
+        session, order=order, account=account, programme=programme, quantities=quantities,
+        actor=actor, at=at, reason=f"return {body.return_id} of order {order_id}",
+    )
+    fully = all(
+        line.returned_quantity == line.quantity
+        for line in await session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
+    )
+    order.status = "returned" if fully else "partially_returned"
+    if order.customer_id is not None:
+        decision = await reevaluate_tier(
+            session, programme=programme, customer_id=order.customer_id, at=at
+        )
+        await apply_tier_decision(
+            session, tenant_id=tenant_id, customer_id=order.customer_id, decision=decision,
+            programme=programme, at=at,
+        )
+    result = {"return_id": body.return_id, "order_id": order_id, "status": order.status,
+              "returned_at": at.isoformat(), **summary}
+    session.add(
+        OrderReturn(
+            tenant_id=tenant_id, order_id=order.id, external_id=body.return_id,
+            request_hash=request_hash, result=result, returned_at=at,
+        )
+    )
+    await record_event(
+        session, tenant_id=tenant_id, event_type="order.returned", subject=order_id,
+        payload=result, occurred_at=at,
+    )
+    await session.flush()
+    return result, True

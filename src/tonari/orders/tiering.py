@@ -1,0 +1,97 @@
+"""Re-evaluate a customer's tier from their spend and record a change as a domain event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonari.kit.outbox import record_event
+from tonari.models.customers import Customer
+from tonari.models.orders import Order
+from tonari.programs.schemas import Programme, QualificationBasis
+from tonari.rules.calendar import months_ago, previous_month_bounds
+from tonari.rules.tiers import SpendSnapshot, TierDecision, evaluate_tier
+
+
+async def _spend_between(
+    session: AsyncSession, customer_id: int, start: datetime, end: datetime
+) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Order.net_spend), 0)).where(
+            Order.customer_id == customer_id,
+            Order.placed_at >= start,
+            Order.placed_at < end,
+            Order.status != "cancelled",
+        )
+    )
+    return int(total or 0)
+
+
+async def reevaluate_tier(
+    session: AsyncSession, *, programme: Programme, customer_id: int, at: datetime
+) -> TierDecision:
+    row = (
+        await session.execute(
+            select(Customer.tier_code, Customer.lifetime_spend, Customer.last_purchase_at).where(
+                Customer.id == customer_id
+            )
+        )
+    ).one()
+    basis = programme.qualification.basis
+    rolling = previous = 0
+    if basis is QualificationBasis.ROLLING_MONTHS:
+        start = months_ago(at, programme.qualification.months or 0, programme.zone)
+        rolling = await _spend_between(session, customer_id, start, at)
+    elif basis is QualificationBasis.PREVIOUS_CALENDAR_MONTH:
+        start, end = previous_month_bounds(at, programme.zone)
+        previous = await _spend_between(session, customer_id, start, end)
+    spend = SpendSnapshot(
+        lifetime=row.lifetime_spend,
+        rolling=rolling,
+        previous_calendar_month=previous,
+        last_purchase_at=row.last_purchase_at,
+    )
+    return evaluate_tier(programme, current_code=row.tier_code, spend=spend, at=at)
+
+
+async def apply_tier_decision(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    decision: TierDecision,
+    programme: Programme,
+    at: datetime,
+) -> None:
+    if not decision.changed:
+        return
+    previous = await session.scalar(
+        select(Customer.tier_code).where(Customer.id == customer_id).with_for_update()
+    )
+    if previous == decision.tier_code:
+        return
+    external_id = await session.scalar(
+        update(Customer)
+        .where(Customer.id == customer_id)
+        .values(tier_code=decision.tier_code, tier_since=at)
+        .returning(Customer.external_id)
+    )
+    old_index = programme.tier_index(previous) if previous else -1
+    direction = "up" if programme.tier_index(decision.tier_code) > old_index else "down"
+    await record_event(
+        session,
+        tenant_id=tenant_id,
+        event_type="customer.tier_changed",
+        subject=str(external_id),
+        payload={
+            "customer": external_id,
+            "from": previous,
+            "to": decision.tier_code,
+            "direction": direction,
+            "reason": decision.reason,
+            "at": at.isoformat(),
+        },
+        occurred_at=at,
+    )

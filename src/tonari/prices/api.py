@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from tonari.kit.api import PrincipalDep, SessionDep
+from tonari.kit.clock import utcnow
+from tonari.prices.service import PricesIn, personal_prices
+
+router = APIRouter(prefix="/v1/prices", tags=["prices"])
+
+
+@router.post("", summary="Personal prices for up to 500 products for one customer")
+async def prices(body: PricesIn, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+    principal.require("customers:read")
+    return await personal_prices(session, tenant_id=principal.tenant_id, body=body, at=utcnow())

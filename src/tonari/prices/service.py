@@ -1,0 +1,123 @@
+"""Personal prices for a catalogue page: the regular price, the customer's own price if they
+pay with their available points (capped by the programme's share), and the points earned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonari.customers.schemas import CustomerReference
+from tonari.customers.service import find_customer_id
+from tonari.kit.errors import ValidationFailed
+from tonari.models.catalog import Product
+from tonari.models.customers import Customer
+from tonari.models.ledger import LedgerAccount
+from tonari.programs.schemas import CustomerType
+from tonari.programs.service import programme_in_force
+from tonari.rules.cart import (
+    ANONYMOUS,
+    CustomerView,
+    earn_rate,
+    line_points_cap,
+    may_spend_points,
+    points_for_amount,
+)
+
+MAX_PRODUCTS = 500
+
+
+class PricedProductIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_id: str = Field(min_length=1, max_length=128)
+    price: StrictInt | None = Field(default=None, ge=0, description="Minor units; else catalogue")
+    category: str | None = None
+
+
+class PricesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer: CustomerReference | None = None
+    products: list[PricedProductIn] = Field(min_length=1, max_length=MAX_PRODUCTS)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PricesIn:
+        ids = [p.product_id for p in self.products]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each product_id may appear once")
+        return self
+
+
+async def personal_prices(
+    session: AsyncSession, *, tenant_id: int, body: PricesIn, at: datetime
+) -> dict[str, Any]:
+    _, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
+    missing = [p.product_id for p in body.products if p.price is None]
+    catalogue: dict[str, tuple[int, str | None]] = {}
+    if missing:
+        rows = await session.execute(
+            select(Product.product_id, Product.price, Product.category).where(
+                Product.tenant_id == tenant_id, Product.product_id.in_(missing)
+            )
+        )
+        catalogue = {r.product_id: (r.price, r.category) for r in rows}
+        unknown = [pid for pid in missing if pid not in catalogue]
+        if unknown:
+            raise ValidationFailed(
+                f"no price given and not in the catalogue: {unknown[:10]}",
+                field="products.price", code="unknown_product",
+            )
+    view = ANONYMOUS
+    if body.customer is not None:
+        customer_id = await find_customer_id(session, tenant_id=tenant_id, reference=body.customer)
+        row = (
+            await session.execute(
+                select(Customer.customer_type, Customer.tier_code, LedgerAccount.available)
+                .join(LedgerAccount, LedgerAccount.customer_id == Customer.id)
+                .where(Customer.id == customer_id)
+            )
+        ).one()
+        view = CustomerView(
+            CustomerType(row.customer_type), row.tier_code or programme.tiers[0].code,
+            row.available,
+        )
+    personal = may_spend_points(programme, view)
+    tier = None if view.anonymous else programme.tier(view.tier_code)
+    items = []
+    for product in body.products:
+        price, category = (
+            (product.price, product.category) if product.price is not None
+            else catalogue[product.product_id]
+        )
+        category = product.category or category
+        item: dict[str, Any] = {"product_id": product.product_id, "regular_price": price}
+        if tier is None:
+            item.update(personal_price=None, points_to_spend=0, points_to_earn=0)
+        else:
+            rate, _ = earn_rate(programme, tier, product.product_id, category)
+            points = min(line_points_cap(programme, price), max(view.available_points, 0)) \
+                if personal else 0
+            own_price = price - points * programme.point_value_minor
+            item.update(
+                personal_price=own_price if personal else None,
+                points_to_spend=points,
+                points_to_earn=points_for_amount(programme, price, rate),
+                points_to_earn_with_points=points_for_amount(programme, own_price, rate),
+                earn_rate_bp=rate,
+            )
+        items.append(item)
+    reason = None
+    if view.anonymous:
+        reason = "anonymous visitors see the regular price"
+    elif not personal:
+        reason = f"customer type {view.customer_type} gets the regular price only"
+    return {
+        "currency": programme.currency,
+        "tier": view.tier_code or None,
+        "available_points": max(view.available_points, 0),
+        "personal_price_reason": reason,
+        "products": items,
+    }

@@ -1,0 +1,1 @@
+"""Pure loyalty rules: plain data in, effects and an explanation out. No I/O in this package."""
