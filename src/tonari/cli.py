@@ -168,11 +168,16 @@ def program_apply(
 
 
 def load_programme_file_or_exit(file: Path, loader: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+    from tonari.programs.service import parse_programme
+
     try:
-        return loader(file)
+        document = loader(file)
+        parse_programme(document)
     except TonariError as exc:
-        err_console.print(f"[red]error[/red] {exc.code}: {exc.message}")
+        where = f" (field: {exc.field})" if exc.field else ""
+        err_console.print(f"[red]error[/red] {exc.code}: {exc.message}{where}")
         raise typer.Exit(2) from None
+    return document
 
 
 @program_app.command("show")
