@@ -1,0 +1,57 @@
+"""The operator's CLI against a real database, as a user types it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+
+from tests.conftest import REPO_ROOT
+
+
+def tonari(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TONARI_DATABASE_URL": database_url, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "tonari.cli", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_operator_sets_up_a_brand_and_inspects_a_customer(database_url: str) -> None:
+    slug = f"brand-{uuid.uuid4().hex[:8]}"
+    created = tonari(database_url, "tenant", "create", slug, "--name", "Brand")
+    assert created.returncode == 0, created.stderr
+    again = tonari(database_url, "tenant", "create", slug)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    applied = tonari(database_url, "program", "apply", "examples/programmes/panasonic.yaml",
+                     "--tenant", slug)
+    assert applied.returncode == 0, applied.stderr
+    assert "version 1" in applied.stdout
+    key = tonari(database_url, "apikey", "create", "--tenant", slug, "--name", "shop",
+                 "--scope", "orders:write", "--scope", "customers:read")
+    assert key.returncode == 0, key.stderr
+    raw_key = key.stdout.strip().splitlines()[-1]
+    assert raw_key.startswith("tnr_")
+    bad_scope = tonari(database_url, "apikey", "create", "--tenant", slug, "--scope", "root")
+    assert bad_scope.returncode == 2 and "unknown scopes" in bad_scope.stderr
+    shown = tonari(database_url, "program", "show", "--tenant", slug)
+    assert json.loads(shown.stdout)["tiers"][1]["earn_rate_bp"] == 1000
+    missing = tonari(database_url, "customer", "show", "nobody", "--tenant", slug, "--json")
+    assert missing.returncode == 2 and "no customer" in missing.stderr
+    verified = tonari(database_url, "ledger", "verify", "--tenant", slug)
+    assert verified.returncode == 0, verified.stderr
+    assert "ledger is consistent" in verified.stdout
+
+
+def test_customer_show_json_prints_balances_and_tier(database_url: str, committed_tenant) -> None:
+    import asyncio
+
+    from tests.concurrency.test_shared_account import _setup_shared_customer
+
+    asyncio.run(_setup_shared_customer(database_url, committed_tenant.id, 700))
+    shown = tonari(database_url, "customer", "show", "shared", "--tenant", committed_tenant.slug,
+                   "--json")
+    assert shown.returncode == 0, shown.stderr
+    profile = json.loads(shown.stdout)
+    assert profile["tier"] == "silver" and profile["tier_name"] == "Silver"
+    assert profile["balances"]["available"] == 700
