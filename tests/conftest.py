@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.factories import TenantFixture, make_tenant
 from tonari.app import create_app
 from tonari.db import Database, libpq_dsn, start_embedded_postgres
 from tonari.kit.api import get_session
 from tonari.migrate import upgrade_database
-from tests.factories import TenantFixture, make_tenant
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -70,7 +70,8 @@ def create_app(
             settings = get_settings()
             owned = Database(
                 database_url or resolve_database_url(settings),
-                pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
             )
             app.state.database = owned
         worker = None
@@ -114,8 +115,14 @@ def create_app(
     from tonari.programs.api import router as programmes_router
     from tonari.webhooks.api import router as webhooks_router
 
-    for router in (programmes_router, customers_router, orders_router, prices_router,
-                   catalog_router, webhooks_router):
+    for router in (
+        programmes_router,
+        customers_router,
+        orders_router,
+        prices_router,
+        catalog_router,
+        webhooks_router,
+    ):
         app.include_router(router)
 
     @app.get("/health", tags=["operations"], summary="Liveness")

@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.kit.errors import TonariError
 
-app = typer.Typer(help="Tonari: loyalty programme and customer data platform.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tonari: loyalty programme and customer data platform.", no_args_is_help=True
+)
 tenant_app = typer.Typer(help="Tenants (brands).", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys of a tenant.", no_args_is_help=True)
 program_app = typer.Typer(help="The loyalty programme of a tenant.", no_args_is_help=True)
@@ -91,8 +93,9 @@ def serve(
     url = database_url()
     upgrade_database(url)
     console.print(f"Tonari on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(database_url=url, start_worker=worker), host=host, port=port,
-                log_level="warning")
+    uvicorn.run(
+        create_app(database_url=url, start_worker=worker), host=host, port=port, log_level="warning"
+    )
 
 
 @tenant_app.command("create")
@@ -134,8 +137,9 @@ def apikey_create(
 
     async def work(session: AsyncSession) -> str:
         tenant_id = await _tenant_id(session, tenant)
-        _, raw = await create_api_key(session, tenant_id=tenant_id, name=name,
-                                      scopes=scope or ["admin"])
+        _, raw = await create_api_key(
+            session, tenant_id=tenant_id, name=name, scopes=scope or ["admin"]
+        )
         return raw
 
     raw = run_in_transaction(work)
@@ -159,15 +163,18 @@ def program_apply(
     async def work(session: AsyncSession) -> int:
         tenant_id = await _tenant_id(session, tenant)
         moment = datetime.fromisoformat(effective_from) if effective_from else None
-        record = await apply_programme(session, tenant_id=tenant_id, document=document,
-                                       applied_by="cli", effective_from=moment)
+        record = await apply_programme(
+            session, tenant_id=tenant_id, document=document, applied_by="cli", effective_from=moment
+        )
         return record.version
 
     version = run_in_transaction(work)
     console.print(f"programme version [bold]{version}[/bold] applied to {tenant}")
 
 
-def load_programme_file_or_exit(file: Path, loader: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
+def load_programme_file_or_exit(
+    file: Path, loader: Callable[[Path], dict[str, Any]]
+) -> dict[str, Any]:
     from tonari.programs.service import parse_programme
 
     try:
@@ -187,8 +194,9 @@ def program_show(tenant: TenantOption) -> None:
     from tonari.programs.service import programme_in_force
 
     async def work(session: AsyncSession) -> Any:
-        return await programme_in_force(session, tenant_id=await _tenant_id(session, tenant),
-                                        at=utcnow())
+        return await programme_in_force(
+            session, tenant_id=await _tenant_id(session, tenant), at=utcnow()
+        )
 
     version, programme = run_in_transaction(work)
     typer.echo(json.dumps({"version": version, **programme.model_dump(mode="json")}, indent=2))
@@ -212,8 +220,9 @@ def customer_show(
             _, programme = await programme_in_force(session, tenant_id=tenant_id, at=utcnow())
         except NotFound:
             programme = None
-        return await customer_profile(session, tenant_id=tenant_id, external_id=external_id,
-                                      programme=programme, at=utcnow())
+        return await customer_profile(
+            session, tenant_id=tenant_id, external_id=external_id, programme=programme, at=utcnow()
+        )
 
     profile = run_in_transaction(work)
     if as_json:
@@ -221,7 +230,9 @@ def customer_show(
         return
     table = Table(show_header=False)
     for key, value in profile.model_dump().items():
-        table.add_row(key, json.dumps(value, default=str) if isinstance(value, dict) else str(value))
+        table.add_row(
+            key, json.dumps(value, default=str) if isinstance(value, dict) else str(value)
+        )
     console.print(table)
 
 
@@ -241,8 +252,11 @@ def ledger_verify(
         err_console.print(f"[red]✗[/red] {problem}")
     console.print(
         f"{report.entries_checked} entries, {report.accounts_checked} customer accounts checked: "
-        + ("[green]ledger is consistent[/green]" if report.ok else
-           f"[red]{len(report.problems)} problems[/red]")
+        + (
+            "[green]ledger is consistent[/green]"
+            if report.ok
+            else f"[red]{len(report.problems)} problems[/red]"
+        )
     )
     if not report.ok:
         raise typer.Exit(1)
@@ -256,8 +270,10 @@ def ledger_run_jobs(
     from tonari.ledger.runner import run_ledger_jobs
 
     released, expired = asyncio.run(run_ledger_jobs(database_url(), batch=batch))
-    console.print(f"released {released.points} points in {released.lots} lots; "
-                  f"expired {expired.points} points in {expired.lots} lots")
+    console.print(
+        f"released {released.points} points in {released.lots} lots; "
+        f"expired {expired.points} points in {expired.lots} lots"
+    )
 
 
 if __name__ == "__main__":

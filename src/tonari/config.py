@@ -27,6 +27,23 @@ class Settings(BaseSettings):
     db_max_overflow: int = 10
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 8
+    webhook_retry_base_seconds: float = Field(
+        default=60.0, description="Wait after the first failure; doubles after each next one."
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=6 * 3600.0, description="The longest wait between two attempts."
+    )
+    webhook_lease_seconds: float = Field(
+        default=60.0,
+        description="How long a claimed delivery is reserved for the worker sending it; a "
+        "worker that dies mid-send is retried after this. Kept above the HTTP timeout.",
+    )
+    webhook_batch_size: int = 50
+    webhook_concurrency: int = Field(default=10, description="Parallel requests per worker.")
+    worker_concurrency: int = Field(default=4, description="Jobs one worker runs at once.")
+    worker_tick_seconds: int = Field(
+        default=5, ge=1, le=59, description="How often periodic work (webhooks, ledger) runs."
+    )
     max_cart_lines: int = 200
     max_price_products: int = 500
     log_level: str = "info"

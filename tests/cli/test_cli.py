@@ -13,8 +13,14 @@ from tests.conftest import REPO_ROOT
 
 def tonari(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TONARI_DATABASE_URL": database_url, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "tonari.cli", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tonari.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_operator_sets_up_a_brand_and_inspects_a_customer(database_url: str) -> None:
@@ -23,12 +29,24 @@ def test_operator_sets_up_a_brand_and_inspects_a_customer(database_url: str) -> 
     assert created.returncode == 0, created.stderr
     again = tonari(database_url, "tenant", "create", slug)
     assert again.returncode == 2 and "already exists" in again.stderr
-    applied = tonari(database_url, "program", "apply", "examples/programmes/panasonic.yaml",
-                     "--tenant", slug)
+    applied = tonari(
+        database_url, "program", "apply", "examples/programmes/panasonic.yaml", "--tenant", slug
+    )
     assert applied.returncode == 0, applied.stderr
     assert "version 1" in applied.stdout
-    key = tonari(database_url, "apikey", "create", "--tenant", slug, "--name", "shop",
-                 "--scope", "orders:write", "--scope", "customers:read")
+    key = tonari(
+        database_url,
+        "apikey",
+        "create",
+        "--tenant",
+        slug,
+        "--name",
+        "shop",
+        "--scope",
+        "orders:write",
+        "--scope",
+        "customers:read",
+    )
     assert key.returncode == 0, key.stderr
     raw_key = key.stdout.strip().splitlines()[-1]
     assert raw_key.startswith("tnr_")
@@ -49,8 +67,9 @@ def test_customer_show_json_prints_balances_and_tier(database_url: str, committe
     from tests.concurrency.test_shared_account import _setup_shared_customer
 
     asyncio.run(_setup_shared_customer(database_url, committed_tenant.id, 700))
-    shown = tonari(database_url, "customer", "show", "shared", "--tenant", committed_tenant.slug,
-                   "--json")
+    shown = tonari(
+        database_url, "customer", "show", "shared", "--tenant", committed_tenant.slug, "--json"
+    )
     assert shown.returncode == 0, shown.stderr
     profile = json.loads(shown.stdout)
     assert profile["tier"] == "silver" and profile["tier_name"] == "Silver"

@@ -30,14 +30,28 @@ async def _setup_shared_customer(url: str, tenant_id: int, grant: int) -> None:
     db = Database(url, pool_size=1, max_overflow=0)
     try:
         async with db.transaction() as session:
-            await upsert_customer(session, tenant_id=tenant_id, external_id="shared",
-                                  fields=CustomerUpsert(), first_tier="silver", at=utcnow())
+            await upsert_customer(
+                session,
+                tenant_id=tenant_id,
+                external_id="shared",
+                fields=CustomerUpsert(),
+                first_tier="silver",
+                at=utcnow(),
+            )
             if grant:
-                principal = Principal(tenant_id=tenant_id, actor="test", scopes=frozenset({"admin"}))
+                principal = Principal(
+                    tenant_id=tenant_id, actor="test", scopes=frozenset({"admin"})
+                )
                 await adjust_points(
-                    session, principal, external_id="shared",
-                    body=AdjustmentIn(direction="grant", points=grant, reason="load test",
-                                      idempotency_key="grant-shared"),
+                    session,
+                    principal,
+                    external_id="shared",
+                    body=AdjustmentIn(
+                        direction="grant",
+                        points=grant,
+                        reason="load test",
+                        idempotency_key="grant-shared",
+                    ),
                     at=utcnow(),
                 )
     finally:
@@ -47,9 +61,20 @@ async def _setup_shared_customer(url: str, tenant_id: int, grant: int) -> None:
 def _run_workers(url: str, tenant_id: int, mode: str, count: int) -> list[dict]:
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.concurrency.worker", url, str(tenant_id), mode,
-             str(count), str(seed)],
-            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.concurrency.worker",
+                url,
+                str(tenant_id),
+                mode,
+                str(count),
+                str(seed),
+            ],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for seed in range(PROCESSES)
     ]
@@ -66,25 +91,37 @@ async def _state(url: str, tenant_id: int) -> dict:
     try:
         async with db.transaction() as session:
             customer = await session.scalar(
-                select(Customer).where(Customer.tenant_id == tenant_id,
-                                       Customer.external_id == "shared"))
+                select(Customer).where(
+                    Customer.tenant_id == tenant_id, Customer.external_id == "shared"
+                )
+            )
             assert customer is not None
             account = await session.scalar(
-                select(LedgerAccount).where(LedgerAccount.customer_id == customer.id))
+                select(LedgerAccount).where(LedgerAccount.customer_id == customer.id)
+            )
             assert account is not None
             orders = await session.scalar(
-                select(func.count()).select_from(Order).where(Order.tenant_id == tenant_id))
+                select(func.count()).select_from(Order).where(Order.tenant_id == tenant_id)
+            )
             spent = await session.scalar(
-                select(func.coalesce(func.sum(Order.points_spent), 0))
-                .where(Order.tenant_id == tenant_id))
+                select(func.coalesce(func.sum(Order.points_spent), 0)).where(
+                    Order.tenant_id == tenant_id
+                )
+            )
             lots = await session.scalar(
-                select(func.count()).select_from(PointLot)
-                .where(PointLot.tenant_id == tenant_id, PointLot.source == "order"))
+                select(func.count())
+                .select_from(PointLot)
+                .where(PointLot.tenant_id == tenant_id, PointLot.source == "order")
+            )
             report = await verify_ledger(session, tenant_id=tenant_id)
             return {
-                "available": account.available, "pending": account.pending,
-                "orders": orders, "spent": spent, "lots": lots,
-                "orders_count": customer.orders_count, "problems": report.problems,
+                "available": account.available,
+                "pending": account.pending,
+                "orders": orders,
+                "spent": spent,
+                "lots": lots,
+                "orders_count": customer.orders_count,
+                "problems": report.problems,
             }
     finally:
         await db.dispose()

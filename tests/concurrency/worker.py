@@ -32,8 +32,9 @@ async def spend(db: Database, tenant_id: int, count: int, seed: int) -> dict[str
         )
         try:
             async with db.transaction() as session:
-                await place_order(session, tenant_id=tenant_id, body=body, actor="test",
-                                  now=utcnow())
+                await place_order(
+                    session, tenant_id=tenant_id, body=body, actor="test", now=utcnow()
+                )
             placed += 1
         except InsufficientPoints:
             refused += 1

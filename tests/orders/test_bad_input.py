@@ -26,7 +26,8 @@ async def customer(client, tenant) -> str:
     response = await client.put("/v1/customers/buyer", json={}, headers=tenant.headers)
     assert response.status_code == 201
     grant = await client.post(
-        "/v1/customers/buyer/adjustments", headers=tenant.headers,
+        "/v1/customers/buyer/adjustments",
+        headers=tenant.headers,
         json={"direction": "grant", "points": 300, "reason": "seed", "idempotency_key": "seed"},
     )
     assert grant.status_code == 201
@@ -58,8 +59,13 @@ async def test_bad_order_is_refused_and_writes_nothing(
     client, session, tenant, customer, change, status, code, field
 ) -> None:
     before = await _counts(session)
-    body = {"order_id": "bad-1", "customer": {"external_id": customer}, "paid": True,
-            "lines": [LINE], **change}
+    body = {
+        "order_id": "bad-1",
+        "customer": {"external_id": customer},
+        "paid": True,
+        "lines": [LINE],
+        **change,
+    }
     response = await client.post("/v1/orders", json=body, headers=tenant.headers)
     assert response.status_code == status, response.text
     error = response.json()["error"]
@@ -73,9 +79,13 @@ async def test_points_over_the_half_price_cap_are_refused_on_place(
     client, session, tenant, customer
 ) -> None:
     before = await _counts(session)
-    body = {"order_id": "cap-1", "customer": {"external_id": customer}, "paid": True,
-            "points_to_spend": 200,
-            "lines": [{"product_id": "cable", "unit_price": 20_000, "quantity": 1}]}
+    body = {
+        "order_id": "cap-1",
+        "customer": {"external_id": customer},
+        "paid": True,
+        "points_to_spend": 200,
+        "lines": [{"product_id": "cable", "unit_price": 20_000, "quantity": 1}],
+    }
     response = await client.post("/v1/orders", json=body, headers=tenant.headers)
     assert response.status_code == 422
     error = response.json()["error"]
@@ -85,8 +95,7 @@ async def test_points_over_the_half_price_cap_are_refused_on_place(
 
 
 async def test_order_id_reused_with_another_body_is_a_conflict(client, tenant, customer) -> None:
-    body = {"order_id": "dup", "customer": {"external_id": customer}, "paid": True,
-            "lines": [LINE]}
+    body = {"order_id": "dup", "customer": {"external_id": customer}, "paid": True, "lines": [LINE]}
     first = await client.post("/v1/orders", json=body, headers=tenant.headers)
     again = await client.post("/v1/orders", json=body, headers=tenant.headers)
     assert first.status_code == 201 and again.status_code == 200
@@ -102,15 +111,17 @@ async def test_malformed_programme_through_the_api(client, tenant) -> None:
 
     document = panasonic_document()
     document["tiers"][1]["earn_rate_bp"] = 10.5
-    response = await client.post("/v1/programmes", json={"document": document},
-                                 headers=tenant.headers)
+    response = await client.post(
+        "/v1/programmes", json={"document": document}, headers=tenant.headers
+    )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_programme"
     assert response.json()["error"]["field"] == "tiers.1.earn_rate_bp"
     unordered = panasonic_document()
     unordered["tiers"] = list(reversed(unordered["tiers"]))
-    response = await client.post("/v1/programmes", json={"document": unordered},
-                                 headers=tenant.headers)
+    response = await client.post(
+        "/v1/programmes", json={"document": unordered}, headers=tenant.headers
+    )
     assert response.status_code == 422
     assert "increasing threshold" in response.json()["error"]["message"]
     versions = await client.get("/v1/programmes", headers=tenant.headers)
@@ -122,7 +133,11 @@ def test_malformed_programme_file_on_the_cli(tmp_path, database_url) -> None:
     broken.write_text("name: X\ncurrency: RUB\npoint_value_minor: 100\ntiers: [\n")
     result = subprocess.run(
         [sys.executable, "-m", "tonari.cli", "program", "apply", str(broken), "--tenant", "x"],
-        cwd=REPO_ROOT, capture_output=True, text=True, env=_env(database_url), timeout=60,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(database_url),
+        timeout=60,
     )
     assert result.returncode == 2
     assert "not valid YAML" in result.stderr
@@ -130,7 +145,11 @@ def test_malformed_programme_file_on_the_cli(tmp_path, database_url) -> None:
     wrong.write_text("name: X\ncurrency: RUB\npoint_value_minor: 100\ntiers: []\n")
     result = subprocess.run(
         [sys.executable, "-m", "tonari.cli", "program", "apply", str(wrong), "--tenant", "nope"],
-        cwd=REPO_ROOT, capture_output=True, text=True, env=_env(database_url), timeout=60,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(database_url),
+        timeout=60,
     )
     assert result.returncode == 2
     assert "tiers" in result.stderr

@@ -17,17 +17,26 @@ from tonari.rules.tiers import SpendSnapshot, evaluate_tier
 PANASONIC = parse_programme(panasonic_document())
 
 
-def spend(lifetime: int = 0, rolling: int = 0, previous: int = 0,
-          last: str | None = None) -> SpendSnapshot:
-    return SpendSnapshot(lifetime, rolling, previous,
-                         datetime.fromisoformat(last) if last else None)
+def spend(
+    lifetime: int = 0, rolling: int = 0, previous: int = 0, last: str | None = None
+) -> SpendSnapshot:
+    return SpendSnapshot(
+        lifetime, rolling, previous, datetime.fromisoformat(last) if last else None
+    )
 
 
 @pytest.mark.parametrize(
     ("numerator", "denominator", "rounding", "expected"),
-    [(5, 2, Rounding.HALF_EVEN, 2), (7, 2, Rounding.HALF_EVEN, 4), (5, 2, Rounding.HALF_UP, 3),
-     (9, 4, Rounding.DOWN, 2), (9, 4, Rounding.UP, 3), (-9, 4, Rounding.DOWN, -2),
-     (-5, 2, Rounding.HALF_EVEN, -2), (10, 5, Rounding.UP, 2)],
+    [
+        (5, 2, Rounding.HALF_EVEN, 2),
+        (7, 2, Rounding.HALF_EVEN, 4),
+        (5, 2, Rounding.HALF_UP, 3),
+        (9, 4, Rounding.DOWN, 2),
+        (9, 4, Rounding.UP, 3),
+        (-9, 4, Rounding.DOWN, -2),
+        (-5, 2, Rounding.HALF_EVEN, -2),
+        (10, 5, Rounding.UP, 2),
+    ],
 )
 def test_division_rounds_by_the_named_rule(numerator, denominator, rounding, expected) -> None:
     assert divide(numerator, denominator, rounding) == expected
@@ -42,8 +51,9 @@ def test_allocation_always_sums_to_the_total() -> None:
 def test_seed_earn_rates_silver_gold_premium() -> None:
     lines = [CartLine(1, "tv", 1_000_000, 1)]
     earned = {
-        code: calculate_cart(PANASONIC, lines, CustomerView(CustomerType.PERSON, code, 0))
-        .points_to_earn
+        code: calculate_cart(
+            PANASONIC, lines, CustomerView(CustomerType.PERSON, code, 0)
+        ).points_to_earn
         for code in ("silver", "gold", "premium")
     }
     assert earned == {"silver": 500, "gold": 1_000, "premium": 1_500}
@@ -65,8 +75,9 @@ def test_employees_and_legal_entities_cannot_pay_with_points() -> None:
 
 
 def test_anonymous_buyer_pays_regular_price_and_earns_nothing() -> None:
-    calc = calculate_cart(PANASONIC, [CartLine(1, "tv", 1_000_000, 2)],
-                          CustomerView(CustomerType.PERSON, None, 0), 0)
+    calc = calculate_cart(
+        PANASONIC, [CartLine(1, "tv", 1_000_000, 2)], CustomerView(CustomerType.PERSON, None, 0), 0
+    )
     assert calc.total_to_pay == 2_000_000 and calc.points_to_earn == 0
 
 
@@ -81,23 +92,34 @@ def test_lifetime_tiers_never_drop_without_a_downgrade_rule() -> None:
 
 def test_down_one_level_after_24_months_without_purchase() -> None:
     at = datetime.fromisoformat("2026-06-01T00:00:00+03:00")
-    active = evaluate_tier(PANASONIC, current_code="premium",
-                           spend=spend(100, last="2025-01-01T00:00:00+03:00"), at=at)
+    active = evaluate_tier(
+        PANASONIC, current_code="premium", spend=spend(100, last="2025-01-01T00:00:00+03:00"), at=at
+    )
     assert active.tier_code == "premium"
-    idle = evaluate_tier(PANASONIC, current_code="premium",
-                         spend=spend(100, last="2024-05-31T00:00:00+03:00"), at=at)
+    idle = evaluate_tier(
+        PANASONIC, current_code="premium", spend=spend(100, last="2024-05-31T00:00:00+03:00"), at=at
+    )
     assert idle.tier_code == "gold" and "24 months" in idle.reason
 
 
 def test_previous_calendar_month_qualification_is_re_evaluated_each_period() -> None:
-    programme = parse_programme(panasonic_document(
-        qualification={"basis": "previous_calendar_month"}, downgrade={"rule": "reevaluate"},
-    ))
+    programme = parse_programme(
+        panasonic_document(
+            qualification={"basis": "previous_calendar_month"},
+            downgrade={"rule": "reevaluate"},
+        )
+    )
     at = datetime.fromisoformat("2026-02-03T00:00:00+03:00")
-    assert evaluate_tier(programme, current_code="premium", spend=spend(previous=10),
-                         at=at).tier_code == "silver"
-    assert evaluate_tier(programme, current_code="silver", spend=spend(previous=5_000_000),
-                         at=at).tier_code == "gold"
+    assert (
+        evaluate_tier(programme, current_code="premium", spend=spend(previous=10), at=at).tier_code
+        == "silver"
+    )
+    assert (
+        evaluate_tier(
+            programme, current_code="silver", spend=spend(previous=5_000_000), at=at
+        ).tier_code
+        == "gold"
+    )
 
 
 def test_rolling_months_requires_months() -> None:

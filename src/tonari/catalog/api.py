@@ -38,8 +38,11 @@ async def upsert_products(
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[Product.tenant_id, Product.product_id],
-            set_={"name": statement.excluded.name, "category": statement.excluded.category,
-                  "price": statement.excluded.price},
+            set_={
+                "name": statement.excluded.name,
+                "category": statement.excluded.category,
+                "price": statement.excluded.price,
+            },
         )
     )
     return {"upserted": len(body.products)}
@@ -48,13 +51,19 @@ async def upsert_products(
 @router.get("/{product_id}", summary="One product")
 async def read_product(
     product_id: Annotated[str, Path(min_length=1, max_length=128)],
-    session: SessionDep, principal: PrincipalDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> dict[str, Any]:
     product = await session.scalar(
-        select(Product).where(Product.tenant_id == principal.tenant_id,
-                              Product.product_id == product_id)
+        select(Product).where(
+            Product.tenant_id == principal.tenant_id, Product.product_id == product_id
+        )
     )
     if product is None:
         raise NotFound(f"no product {product_id!r}", field="product_id")
-    return {"product_id": product.product_id, "name": product.name,
-            "category": product.category, "price": product.price}
+    return {
+        "product_id": product.product_id,
+        "name": product.name,
+        "category": product.category,
+        "price": product.price,
+    }

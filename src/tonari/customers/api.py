@@ -27,31 +27,48 @@ async def _programme_or_none(session: SessionDep, tenant_id: int) -> Any:
 
 @router.put("/{external_id}", response_model=CustomerOut, summary="Create or update a customer")
 async def put_customer(
-    external_id: ExternalId, body: CustomerUpsert, session: SessionDep, principal: PrincipalDep,
+    external_id: ExternalId,
+    body: CustomerUpsert,
+    session: SessionDep,
+    principal: PrincipalDep,
     response: Response,
 ) -> CustomerOut:
     principal.require("customers:write")
     programme = await _programme_or_none(session, principal.tenant_id)
     _, created = await upsert_customer(
-        session, tenant_id=principal.tenant_id, external_id=external_id, fields=body,
-        first_tier=programme.tiers[0].code if programme else None, at=utcnow(),
+        session,
+        tenant_id=principal.tenant_id,
+        external_id=external_id,
+        fields=body,
+        first_tier=programme.tiers[0].code if programme else None,
+        at=utcnow(),
     )
     response.status_code = 201 if created else 200
     return await customer_profile(
-        session, tenant_id=principal.tenant_id, external_id=external_id, programme=programme,
+        session,
+        tenant_id=principal.tenant_id,
+        external_id=external_id,
+        programme=programme,
         at=utcnow(),
     )
 
 
-@router.get("/{external_id}", response_model=CustomerOut, summary="A customer with balances and tier")
+@router.get(
+    "/{external_id}", response_model=CustomerOut, summary="A customer with balances and tier"
+)
 async def read_customer(
-    external_id: ExternalId, session: SessionDep, principal: PrincipalDep,
+    external_id: ExternalId,
+    session: SessionDep,
+    principal: PrincipalDep,
     expiring_within_days: Annotated[int, Query(ge=1, le=3650)] = 30,
 ) -> CustomerOut:
     principal.require("customers:read")
     return await customer_profile(
-        session, tenant_id=principal.tenant_id, external_id=external_id,
-        programme=await _programme_or_none(session, principal.tenant_id), at=utcnow(),
+        session,
+        tenant_id=principal.tenant_id,
+        external_id=external_id,
+        programme=await _programme_or_none(session, principal.tenant_id),
+        at=utcnow(),
         expiring_within_days=expiring_within_days,
     )
 
@@ -66,7 +83,9 @@ async def adjust(
 
 @router.get("/{external_id}/ledger", summary="The customer's ledger entries, newest first")
 async def ledger_history(
-    external_id: ExternalId, session: SessionDep, principal: PrincipalDep,
+    external_id: ExternalId,
+    session: SessionDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> dict[str, Any]:
@@ -74,8 +93,7 @@ async def ledger_history(
     customer = await get_customer(session, tenant_id=principal.tenant_id, external_id=external_id)
     query = (
         select(LedgerEntry)
-        .where(LedgerEntry.tenant_id == principal.tenant_id,
-               LedgerEntry.customer_id == customer.id)
+        .where(LedgerEntry.tenant_id == principal.tenant_id, LedgerEntry.customer_id == customer.id)
         .order_by(LedgerEntry.id.desc())
         .limit(limit)
     )
@@ -94,8 +112,14 @@ async def ledger_history(
         bucket[row.bucket] = bucket.get(row.bucket, 0) + row.amount
     return {
         "entries": [
-            {"id": e.id, "kind": e.kind, "reason": e.reason, "actor": e.actor,
-             "occurred_at": e.occurred_at, "changes": changes.get(e.id, {})}
+            {
+                "id": e.id,
+                "kind": e.kind,
+                "reason": e.reason,
+                "actor": e.actor,
+                "occurred_at": e.occurred_at,
+                "changes": changes.get(e.id, {}),
+            }
             for e in entries
         ],
         "next_before_id": entries[-1].id if len(entries) == limit else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -42,7 +43,7 @@ async def upsert_customer(
                 field="card_number",
                 code="card_taken",
             )
-    statement = (
+    statement: Any = (
         pg_insert(Customer)
         .values(
             tenant_id=tenant_id,
@@ -69,7 +70,11 @@ async def upsert_customer(
 
 
 async def ensure_customer(
-    session: AsyncSession, *, tenant_id: int, external_id: str, first_tier: str | None,
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    external_id: str,
+    first_tier: str | None,
     at: datetime,
 ) -> int:
     """The id of the customer with this external id, created bare if unknown (imports, POS)."""
@@ -115,8 +120,9 @@ async def find_customer_id(
         )
     )
     if not ids:
-        raise NotFound(f"no customer with {name} {value!r}", field=f"customer.{name}",
-                       code="unknown_customer")
+        raise NotFound(
+            f"no customer with {name} {value!r}", field=f"customer.{name}", code="unknown_customer"
+        )
     if len(ids) > 1:
         raise Conflict(
             f"several customers share {name} {value!r}; identify by external_id or card_number",
@@ -128,18 +134,19 @@ async def find_customer_id(
 
 async def get_customer(session: AsyncSession, *, tenant_id: int, external_id: str) -> Customer:
     customer = await session.scalar(
-        select(Customer).where(
-            Customer.tenant_id == tenant_id, Customer.external_id == external_id
-        )
+        select(Customer).where(Customer.tenant_id == tenant_id, Customer.external_id == external_id)
     )
     if customer is None:
-        raise NotFound(f"no customer {external_id!r}", field="external_id",
-                       code="unknown_customer")
+        raise NotFound(f"no customer {external_id!r}", field="external_id", code="unknown_customer")
     return customer
 
 
 async def customer_balances(
-    session: AsyncSession, *, tenant_id: int, customer_id: int, at: datetime,
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    at: datetime,
     expiring_within_days: int = 30,
 ) -> Balances:
     account = (
@@ -150,9 +157,7 @@ async def customer_balances(
                 LedgerAccount.available,
                 LedgerAccount.reserved,
                 LedgerAccount.debt,
-            ).where(
-                LedgerAccount.tenant_id == tenant_id, LedgerAccount.customer_id == customer_id
-            )
+            ).where(LedgerAccount.tenant_id == tenant_id, LedgerAccount.customer_id == customer_id)
         )
     ).one()
     horizon = at + timedelta(days=expiring_within_days)
@@ -185,10 +190,15 @@ async def customer_profile(
 ) -> CustomerOut:
     customer = await get_customer(session, tenant_id=tenant_id, external_id=external_id)
     balances = await customer_balances(
-        session, tenant_id=tenant_id, customer_id=customer.id, at=at,
+        session,
+        tenant_id=tenant_id,
+        customer_id=customer.id,
+        at=at,
         expiring_within_days=expiring_within_days,
     )
-    tier_name = programme.tier(customer.tier_code).name if programme and customer.tier_code else None
+    tier_name = (
+        programme.tier(customer.tier_code).name if programme and customer.tier_code else None
+    )
     return CustomerOut(
         external_id=customer.external_id,
         email=customer.email,

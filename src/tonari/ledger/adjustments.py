@@ -50,31 +50,52 @@ async def adjust_points(
     ).first()
     if previous is not None:
         if previous.customer_id != customer.id or previous.reason != body.reason:
-            raise Conflict("idempotency_key was used for another adjustment",
-                           field="idempotency_key", code="idempotency_key_reused")
+            raise Conflict(
+                "idempotency_key was used for another adjustment",
+                field="idempotency_key",
+                code="idempotency_key_reused",
+            )
         return {"entry_id": previous.id, "replayed": True, "balance": account.available}
     _, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
     if body.direction == "grant":
         [lot_id] = await ledger.earn_lots(
             session,
             account,
-            [ledger.LotToEarn(
-                amount=body.points, earned_at=at, pending_until=at,
-                expires_at=body.expires_at or expires_at(programme, at), source="adjustment",
-            )],
-            reason=body.reason, actor=principal.actor, occurred_at=at, idempotency_key=key,
+            [
+                ledger.LotToEarn(
+                    amount=body.points,
+                    earned_at=at,
+                    pending_until=at,
+                    expires_at=body.expires_at or expires_at(programme, at),
+                    source="adjustment",
+                )
+            ],
+            reason=body.reason,
+            actor=principal.actor,
+            occurred_at=at,
+            idempotency_key=key,
             counter_account="adjustments",
         )
         entry_hint: dict[str, Any] = {"lot_id": lot_id}
     else:
         await ledger.draw_points(
-            session, account, [ledger.LineSpend(None, body.points)], reserve=False,
-            reason=body.reason, actor=principal.actor, occurred_at=at, kind="deduct",
-            counter_account="adjustments", idempotency_key=key,
+            session,
+            account,
+            [ledger.LineSpend(None, body.points)],
+            reserve=False,
+            reason=body.reason,
+            actor=principal.actor,
+            occurred_at=at,
+            kind="deduct",
+            counter_account="adjustments",
+            idempotency_key=key,
         )
         entry_hint = {}
     await audit(
-        session, principal, action=f"points.{body.direction}", subject=external_id,
+        session,
+        principal,
+        action=f"points.{body.direction}",
+        subject=external_id,
         details={"points": body.points, "reason": body.reason, **entry_hint},
     )
     return {"replayed": False, "balance": account.available, **entry_hint}

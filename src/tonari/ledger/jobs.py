@@ -51,8 +51,12 @@ async def _lock_due_accounts(
     rows = (
         await session.execute(
             select(
-                LedgerAccount.id, LedgerAccount.tenant_id, LedgerAccount.customer_id,
-                LedgerAccount.pending, LedgerAccount.available, LedgerAccount.reserved,
+                LedgerAccount.id,
+                LedgerAccount.tenant_id,
+                LedgerAccount.customer_id,
+                LedgerAccount.pending,
+                LedgerAccount.available,
+                LedgerAccount.reserved,
                 LedgerAccount.debt,
             )
             .where(LedgerAccount.id.in_(due.distinct().limit(limit * 4).scalar_subquery()))
@@ -63,8 +67,13 @@ async def _lock_due_accounts(
     ).all()
     return [
         LockedAccount(
-            id=r.id, tenant_id=r.tenant_id, customer_id=r.customer_id, pending=r.pending,
-            available=r.available, reserved=r.reserved, debt=r.debt,
+            id=r.id,
+            tenant_id=r.tenant_id,
+            customer_id=r.customer_id,
+            pending=r.pending,
+            available=r.available,
+            reserved=r.reserved,
+            debt=r.debt,
         )
         for r in rows
     ]
@@ -81,8 +90,11 @@ async def release_pending_batch(
         lots = (
             await session.execute(
                 select(PointLot.id, PointLot.remaining)
-                .where(PointLot.account_id == account.id, due_lots_condition(now, "release"),
-                       releasable_order_condition())
+                .where(
+                    PointLot.account_id == account.id,
+                    due_lots_condition(now, "release"),
+                    releasable_order_condition(),
+                )
                 .order_by(PointLot.id)
             )
         ).all()
@@ -93,12 +105,18 @@ async def release_pending_batch(
             movement.customer(account, PENDING, -lot.remaining, lot.id)
             movement.customer(account, AVAILABLE, lot.remaining, lot.id)
         await write_entry(
-            session, account, movement, kind="release",
-            reason="return window over: points are spendable", actor="system:release",
+            session,
+            account,
+            movement,
+            kind="release",
+            reason="return window over: points are spendable",
+            actor="system:release",
             occurred_at=now,
         )
         await session.execute(
-            update(PointLot).where(PointLot.id.in_([lot.id for lot in lots])).values(state=AVAILABLE)
+            update(PointLot)
+            .where(PointLot.id.in_([lot.id for lot in lots]))
+            .values(state=AVAILABLE)
         )
         if account.debt > 0:
             await _settle_debt_from_lots(
@@ -133,8 +151,13 @@ async def expire_batch(
             movement.customer(account, AVAILABLE, -lot.remaining, lot.id)
             movement.system(expired_account, lot.remaining)
         await write_entry(
-            session, account, movement, kind="expire", reason="points expired",
-            actor="system:expiry", occurred_at=now,
+            session,
+            account,
+            movement,
+            kind="expire",
+            reason="points expired",
+            actor="system:expiry",
+            occurred_at=now,
         )
         await session.execute(
             update(PointLot)

@@ -54,8 +54,9 @@ class Movement:
     postings: list[dict[str, Any]] = field(default_factory=list)
     delta: dict[str, int] = field(default_factory=lambda: {PENDING: 0, AVAILABLE: 0, RESERVED: 0})
 
-    def customer(self, account: LockedAccount, bucket: str, amount: int,
-                 lot_id: int | None = None) -> None:
+    def customer(
+        self, account: LockedAccount, bucket: str, amount: int, lot_id: int | None = None
+    ) -> None:
         if amount == 0:
             return
         self.postings.append(
@@ -151,7 +152,10 @@ async def write_entry(
     if movement.postings:
         await session.execute(
             insert(LedgerPosting),
-            [{"tenant_id": account.tenant_id, "entry_id": entry_id, **p} for p in movement.postings],
+            [
+                {"tenant_id": account.tenant_id, "entry_id": entry_id, **p}
+                for p in movement.postings
+            ],
         )
     delta = movement.delta
     if any(delta.values()) or debt_change:
@@ -204,7 +208,7 @@ async def earn_lots(
     lots = [lot for lot in lots if lot.amount > 0]
     if not lots:
         return []
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "tenant_id": account.tenant_id,
             "account_id": account.id,
@@ -222,8 +226,9 @@ async def earn_lots(
         for lot in lots
     ]
     lot_ids = list(
-        await session.scalars(insert(PointLot).returning(PointLot.id, sort_by_parameter_order=True),
-                              rows)
+        await session.scalars(
+            insert(PointLot).returning(PointLot.id, sort_by_parameter_order=True), rows
+        )
     )
     issued = await system_account(session, account.tenant_id, counter_account)
     movement = Movement()
@@ -234,8 +239,15 @@ async def earn_lots(
         if row["state"] == AVAILABLE:
             available_lots.append((lot_id, row["amount"]))
     await write_entry(
-        session, account, movement, kind="earn", reason=reason, actor=actor,
-        occurred_at=occurred_at, order_id=order_id, idempotency_key=idempotency_key,
+        session,
+        account,
+        movement,
+        kind="earn",
+        reason=reason,
+        actor=actor,
+        occurred_at=occurred_at,
+        order_id=order_id,
+        idempotency_key=idempotency_key,
     )
     if available_lots and account.debt > 0:
         await _settle_debt_from_lots(session, account, available_lots)
@@ -251,7 +263,9 @@ async def _settle_debt_from_lots(
             break
         paid = min(account.debt, amount)
         await session.execute(
-            update(PointLot).where(PointLot.id == lot_id).values(remaining=PointLot.remaining - paid)
+            update(PointLot)
+            .where(PointLot.id == lot_id)
+            .values(remaining=PointLot.remaining - paid)
         )
         await session.execute(
             update(LedgerAccount)
@@ -332,13 +346,21 @@ async def draw_points(
         movement.customer(account, AVAILABLE, -needed)
         movement.system(await system_account(session, account.tenant_id, counter_account), needed)
     entry_id = await write_entry(
-        session, account, movement, kind=kind or ("reserve" if reserve else "spend"),
-        reason=reason, actor=actor, occurred_at=occurred_at, order_id=order_id,
+        session,
+        account,
+        movement,
+        kind=kind or ("reserve" if reserve else "spend"),
+        reason=reason,
+        actor=actor,
+        occurred_at=occurred_at,
+        order_id=order_id,
         idempotency_key=idempotency_key,
     )
     for lot_id, taken in lot_taken.items():
         await session.execute(
-            update(PointLot).where(PointLot.id == lot_id).values(remaining=PointLot.remaining - taken)
+            update(PointLot)
+            .where(PointLot.id == lot_id)
+            .values(remaining=PointLot.remaining - taken)
         )
     await session.execute(
         insert(LotDraw),
@@ -357,7 +379,11 @@ async def draw_points(
 
 
 async def confirm_reservation(
-    session: AsyncSession, account: LockedAccount, *, order_id: int, actor: str,
+    session: AsyncSession,
+    account: LockedAccount,
+    *,
+    order_id: int,
+    actor: str,
     occurred_at: datetime,
 ) -> int:
     held = list(
@@ -372,8 +398,14 @@ async def confirm_reservation(
     movement.customer(account, RESERVED, -total)
     movement.system(await system_account(session, account.tenant_id, "points_redeemed"), total)
     await write_entry(
-        session, account, movement, kind="confirm", reason="order paid", actor=actor,
-        occurred_at=occurred_at, order_id=order_id,
+        session,
+        account,
+        movement,
+        kind="confirm",
+        reason="order paid",
+        actor=actor,
+        occurred_at=occurred_at,
+        order_id=order_id,
     )
     await session.execute(
         update(LotDraw)
@@ -405,11 +437,20 @@ async def give_back_draws(
     draws = list(
         (
             await session.execute(
-                select(LotDraw.id, LotDraw.lot_id, LotDraw.amount, LotDraw.restored,
-                       LotDraw.status, PointLot.state)
+                select(
+                    LotDraw.id,
+                    LotDraw.lot_id,
+                    LotDraw.amount,
+                    LotDraw.restored,
+                    LotDraw.status,
+                    PointLot.state,
+                )
                 .join(PointLot, PointLot.id == LotDraw.lot_id)
-                .where(LotDraw.order_id == order_id, LotDraw.order_line_no == line_no,
-                       LotDraw.amount > LotDraw.restored)
+                .where(
+                    LotDraw.order_id == order_id,
+                    LotDraw.order_line_no == line_no,
+                    LotDraw.amount > LotDraw.restored,
+                )
                 .order_by(PointLot.expires_at.desc().nulls_first(), LotDraw.id.desc())
             )
         ).all()
@@ -444,8 +485,14 @@ async def give_back_draws(
     if left:
         raise AssertionError(f"line {line_no} of order {order_id} drew {amount - left} < {amount}")
     await write_entry(
-        session, account, movement, kind="restore", reason=reason, actor=actor,
-        occurred_at=occurred_at, order_id=order_id,
+        session,
+        account,
+        movement,
+        kind="restore",
+        reason=reason,
+        actor=actor,
+        occurred_at=occurred_at,
+        order_id=order_id,
     )
     return amount - reexpired
 
@@ -476,9 +523,11 @@ async def take_back_earned(
     left = amount
     own = (
         await session.execute(
-            select(PointLot.id, PointLot.remaining, PointLot.state)
-            .where(PointLot.order_id == order_id, PointLot.order_line_no == line_no,
-                   PointLot.state.in_((PENDING, AVAILABLE)))
+            select(PointLot.id, PointLot.remaining, PointLot.state).where(
+                PointLot.order_id == order_id,
+                PointLot.order_line_no == line_no,
+                PointLot.state.in_((PENDING, AVAILABLE)),
+            )
         )
     ).first()
     lot_updates: dict[int, int] = {}
@@ -514,20 +563,34 @@ async def take_back_earned(
             )
         )
     entry_id = await write_entry(
-        session, account, movement, kind="take_back", reason=reason, actor=actor,
-        occurred_at=occurred_at, order_id=order_id, debt_change=debt_change,
+        session,
+        account,
+        movement,
+        kind="take_back",
+        reason=reason,
+        actor=actor,
+        occurred_at=occurred_at,
+        order_id=order_id,
+        debt_change=debt_change,
     )
     if shortfall and rule is NegativeBalanceRule.CLAMP_AND_RECORD_DEBT:
         await session.execute(
             insert(PointsDebt).values(
-                tenant_id=account.tenant_id, customer_id=account.customer_id,
-                order_id=order_id, entry_id=entry_id, amount=shortfall,
+                tenant_id=account.tenant_id,
+                customer_id=account.customer_id,
+                order_id=order_id,
+                entry_id=entry_id,
+                amount=shortfall,
             )
         )
     await session.execute(
         update(PointLot)
-        .where(PointLot.order_id == order_id, PointLot.order_line_no == line_no,
-               PointLot.state == PENDING, PointLot.remaining == 0)
+        .where(
+            PointLot.order_id == order_id,
+            PointLot.order_line_no == line_no,
+            PointLot.state == PENDING,
+            PointLot.remaining == 0,
+        )
         .values(state="cancelled")
     )
     return recovered, shortfall

@@ -22,7 +22,8 @@ class VerificationReport:
 UNBALANCED_ENTRIES = """
 SELECT e.id, e.kind, SUM(p.amount) AS total
 FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id
-WHERE (CAST(:tenant_id AS BIGINT) IS NULL OR e.tenant_id = :tenant_id)
+WHERE (CAST(:tenant_id AS BIGINT) IS NULL
+       OR e.tenant_id = :tenant_id)
 GROUP BY e.id, e.kind HAVING SUM(p.amount) <> 0
 LIMIT 50
 """
@@ -52,7 +53,8 @@ WITH lots AS (
   SELECT account_id,
          COALESCE(SUM(remaining) FILTER (WHERE state = 'pending'), 0) AS pending,
          COALESCE(SUM(remaining) FILTER (WHERE state = 'available'), 0) AS available
-  FROM point_lots WHERE (CAST(:tenant_id AS BIGINT) IS NULL OR tenant_id = :tenant_id) GROUP BY account_id
+  FROM point_lots WHERE (CAST(:tenant_id AS BIGINT) IS NULL OR tenant_id = :tenant_id)
+  GROUP BY account_id
 ), held AS (
   SELECT l.account_id, SUM(d.amount - d.restored) AS reserved
   FROM lot_draws d JOIN point_lots l ON l.id = d.lot_id
@@ -72,12 +74,17 @@ LIMIT 50
 """
 
 
-async def verify_ledger(session: AsyncSession, *, tenant_id: int | None = None) -> VerificationReport:
+async def verify_ledger(
+    session: AsyncSession, *, tenant_id: int | None = None
+) -> VerificationReport:
     report = VerificationReport()
     params = {"tenant_id": tenant_id}
     report.entries_checked = int(
         await session.scalar(
-            text("SELECT count(*) FROM ledger_entries WHERE (CAST(:tenant_id AS BIGINT) IS NULL OR tenant_id = :tenant_id)"),
+            text(
+                "SELECT count(*) FROM ledger_entries "
+                "WHERE (CAST(:tenant_id AS BIGINT) IS NULL OR tenant_id = :tenant_id)"
+            ),
             params,
         )
         or 0

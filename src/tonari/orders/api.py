@@ -50,33 +50,54 @@ async def read(order_id: OrderId, session: SessionDep, principal: PrincipalDep) 
 
 @router.post("/{order_id}/pay", summary="Confirm payment: reserved points become spent")
 async def pay(
-    order_id: OrderId, session: SessionDep, principal: PrincipalDep,
+    order_id: OrderId,
+    session: SessionDep,
+    principal: PrincipalDep,
     body: OrderAction | None = None,
 ) -> dict[str, Any]:
     principal.require("orders:write")
-    return await pay_order(session, tenant_id=principal.tenant_id, order_id=order_id,
-                           actor=principal.actor, at=_moment(body))
+    return await pay_order(
+        session,
+        tenant_id=principal.tenant_id,
+        order_id=order_id,
+        actor=principal.actor,
+        at=_moment(body),
+    )
 
 
 @router.post("/{order_id}/cancel", summary="Cancel: spent points come back, earned are taken back")
 async def cancel(
-    order_id: OrderId, session: SessionDep, principal: PrincipalDep,
+    order_id: OrderId,
+    session: SessionDep,
+    principal: PrincipalDep,
     body: OrderAction | None = None,
 ) -> dict[str, Any]:
     principal.require("orders:write")
-    return await cancel_order(session, tenant_id=principal.tenant_id, order_id=order_id,
-                              actor=principal.actor, at=_moment(body))
+    return await cancel_order(
+        session,
+        tenant_id=principal.tenant_id,
+        order_id=order_id,
+        actor=principal.actor,
+        at=_moment(body),
+    )
 
 
 @router.post("/{order_id}/returns", status_code=201, summary="Return some units of some lines")
 async def return_lines(
-    order_id: OrderId, body: OrderReturnIn, session: SessionDep, principal: PrincipalDep,
+    order_id: OrderId,
+    body: OrderReturnIn,
+    session: SessionDep,
+    principal: PrincipalDep,
     response: Response,
 ) -> dict[str, Any]:
     principal.require("orders:write")
     result, created = await return_order_lines(
-        session, tenant_id=principal.tenant_id, order_id=order_id, body=body,
-        actor=principal.actor, now=utcnow(),
+        session,
+        tenant_id=principal.tenant_id,
+        order_id=order_id,
+        body=body,
+        actor=principal.actor,
+        now=utcnow(),
     )
     response.status_code = 201 if created else 200
     return result

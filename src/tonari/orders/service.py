@@ -53,7 +53,8 @@ def _cart_lines(body: CartIn, programme: Programme) -> list[CartLine]:
         )
     if len(body.lines) > programme.max_cart_lines:
         raise ValidationFailed(
-            f"at most {programme.max_cart_lines} lines per cart", field="lines",
+            f"at most {programme.max_cart_lines} lines per cart",
+            field="lines",
             code="too_many_lines",
         )
     return [
@@ -68,9 +69,7 @@ def _cart_lines(body: CartIn, programme: Programme) -> list[CartLine]:
     ]
 
 
-async def _buyer(
-    session: AsyncSession, *, tenant_id: int, body: CartIn, lock: bool
-) -> Buyer:
+async def _buyer(session: AsyncSession, *, tenant_id: int, body: CartIn, lock: bool) -> Buyer:
     if body.customer is None:
         return Buyer(None, None, ANONYMOUS)
     customer_id = await find_customer_id(session, tenant_id=tenant_id, reference=body.customer)
@@ -183,8 +182,12 @@ async def place_order(
             session, programme=programme, customer_id=buyer.customer_id, at=placed_at
         )
         await apply_tier_decision(
-            session, tenant_id=tenant_id, customer_id=buyer.customer_id, decision=decision,
-            programme=programme, at=placed_at,
+            session,
+            tenant_id=tenant_id,
+            customer_id=buyer.customer_id,
+            decision=decision,
+            programme=programme,
+            at=placed_at,
         )
         buyer.view = CustomerView(
             buyer.view.customer_type, decision.tier_code, buyer.view.available_points
@@ -248,8 +251,11 @@ async def place_order(
         await ledger.draw_points(
             session,
             buyer.account,
-            [ledger.LineSpend(line.line_no, line.points_applied)
-             for line in calculation.lines if line.points_applied],
+            [
+                ledger.LineSpend(line.line_no, line.points_applied)
+                for line in calculation.lines
+                if line.points_applied
+            ],
             reserve=not body.paid,
             reason=f"order {body.order_id}",
             actor=actor,
@@ -292,8 +298,12 @@ async def place_order(
             session, programme=programme, customer_id=buyer.customer_id, at=placed_at
         )
         await apply_tier_decision(
-            session, tenant_id=tenant_id, customer_id=buyer.customer_id, decision=decision,
-            programme=programme, at=placed_at,
+            session,
+            tenant_id=tenant_id,
+            customer_id=buyer.customer_id,
+            decision=decision,
+            programme=programme,
+            at=placed_at,
         )
         tier_after = decision.tier_code
     result = {
@@ -407,8 +417,12 @@ async def pay_order(
         order.paid_at = at
         order.status = "paid"
         await record_event(
-            session, tenant_id=tenant_id, event_type="order.paid", subject=order_id,
-            payload={"order_id": order_id, "paid_at": at.isoformat()}, occurred_at=at,
+            session,
+            tenant_id=tenant_id,
+            event_type="order.paid",
+            subject=order_id,
+            payload={"order_id": order_id, "paid_at": at.isoformat()},
+            occurred_at=at,
         )
     await session.flush()
     return await order_view(session, tenant_id=tenant_id, order_id=order_id)
@@ -453,14 +467,27 @@ async def _reverse_lines(
         give = spent_target - line.points_restored
         if account is not None:
             recovered, short = await ledger.take_back_earned(
-                session, account, order_id=order.id, line_no=line_no, amount=take,
-                rule=programme.negative_balance, actor=actor, occurred_at=at, reason=reason,
+                session,
+                account,
+                order_id=order.id,
+                line_no=line_no,
+                amount=take,
+                rule=programme.negative_balance,
+                actor=actor,
+                occurred_at=at,
+                reason=reason,
             )
             taken_back += recovered
             shortfall += short
             restored += await ledger.give_back_draws(
-                session, account, order_id=order.id, line_no=line_no, amount=give,
-                actor=actor, occurred_at=at, reason=reason,
+                session,
+                account,
+                order_id=order.id,
+                line_no=line_no,
+                amount=give,
+                actor=actor,
+                occurred_at=at,
+                reason=reason,
             )
         line.returned_quantity = returned
         line.points_taken_back += take
@@ -495,8 +522,14 @@ async def cancel_order(
         if line.quantity > line.returned_quantity
     }
     summary = await _reverse_lines(
-        session, order=order, account=account, programme=programme, quantities=remaining,
-        actor=actor, at=at, reason=f"order {order_id} cancelled",
+        session,
+        order=order,
+        account=account,
+        programme=programme,
+        quantities=remaining,
+        actor=actor,
+        at=at,
+        reason=f"order {order_id} cancelled",
     )
     order.status = "cancelled"
     order.cancelled_at = at
@@ -510,19 +543,32 @@ async def cancel_order(
             session, programme=programme, customer_id=order.customer_id, at=at
         )
         await apply_tier_decision(
-            session, tenant_id=tenant_id, customer_id=order.customer_id, decision=decision,
-            programme=programme, at=at,
+            session,
+            tenant_id=tenant_id,
+            customer_id=order.customer_id,
+            decision=decision,
+            programme=programme,
+            at=at,
         )
     await record_event(
-        session, tenant_id=tenant_id, event_type="order.cancelled", subject=order_id,
-        payload={"order_id": order_id, **summary}, occurred_at=at,
+        session,
+        tenant_id=tenant_id,
+        event_type="order.cancelled",
+        subject=order_id,
+        payload={"order_id": order_id, **summary},
+        occurred_at=at,
     )
     await session.flush()
     return {**await order_view(session, tenant_id=tenant_id, order_id=order_id), **summary}
 
 
 async def return_order_lines(
-    session: AsyncSession, *, tenant_id: int, order_id: str, body: OrderReturnIn, actor: str,
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    order_id: str,
+    body: OrderReturnIn,
+    actor: str,
     now: datetime,
 ) -> tuple[dict[str, Any], bool]:
     request_hash = canonical_hash(body.model_dump(mode="json"))
@@ -538,7 +584,8 @@ async def return_order_lines(
         if previous.request_hash != request_hash:
             raise Conflict(
                 f"return {body.return_id!r} was already recorded with a different body",
-                field="return_id", code="return_id_reused",
+                field="return_id",
+                code="return_id_reused",
             )
         return dict(previous.result), False
     if order.status == "cancelled":
@@ -554,8 +601,14 @@ async def return_order_lines(
     for item in body.lines:
         quantities[item.line_no] = quantities.get(item.line_no, 0) + item.quantity
     summary = await _reverse_lines(
-        session, order=order, account=account, programme=programme, quantities=quantities,
-        actor=actor, at=at, reason=f"return {body.return_id} of order {order_id}",
+        session,
+        order=order,
+        account=account,
+        programme=programme,
+        quantities=quantities,
+        actor=actor,
+        at=at,
+        reason=f"return {body.return_id} of order {order_id}",
     )
     fully = all(
         line.returned_quantity == line.quantity
@@ -567,20 +620,37 @@ async def return_order_lines(
             session, programme=programme, customer_id=order.customer_id, at=at
         )
         await apply_tier_decision(
-            session, tenant_id=tenant_id, customer_id=order.customer_id, decision=decision,
-            programme=programme, at=at,
+            session,
+            tenant_id=tenant_id,
+            customer_id=order.customer_id,
+            decision=decision,
+            programme=programme,
+            at=at,
         )
-    result = {"return_id": body.return_id, "order_id": order_id, "status": order.status,
-              "returned_at": at.isoformat(), **summary}
+    result = {
+        "return_id": body.return_id,
+        "order_id": order_id,
+        "status": order.status,
+        "returned_at": at.isoformat(),
+        **summary,
+    }
     session.add(
         OrderReturn(
-            tenant_id=tenant_id, order_id=order.id, external_id=body.return_id,
-            request_hash=request_hash, result=result, returned_at=at,
+            tenant_id=tenant_id,
+            order_id=order.id,
+            external_id=body.return_id,
+            request_hash=request_hash,
+            result=result,
+            returned_at=at,
         )
     )
     await record_event(
-        session, tenant_id=tenant_id, event_type="order.returned", subject=order_id,
-        payload=result, occurred_at=at,
+        session,
+        tenant_id=tenant_id,
+        event_type="order.returned",
+        subject=order_id,
+        payload=result,
+        occurred_at=at,
     )
     await session.flush()
     return result, True

@@ -68,7 +68,8 @@ async def personal_prices(
         if unknown:
             raise ValidationFailed(
                 f"no price given and not in the catalogue: {unknown[:10]}",
-                field="products.price", code="unknown_product",
+                field="products.price",
+                code="unknown_product",
             )
     view = ANONYMOUS
     if body.customer is not None:
@@ -81,7 +82,8 @@ async def personal_prices(
             )
         ).one()
         view = CustomerView(
-            CustomerType(row.customer_type), row.tier_code or programme.tiers[0].code,
+            CustomerType(row.customer_type),
+            row.tier_code or programme.tiers[0].code,
             row.available,
         )
     personal = may_spend_points(programme, view)
@@ -89,7 +91,8 @@ async def personal_prices(
     items = []
     for product in body.products:
         price, category = (
-            (product.price, product.category) if product.price is not None
+            (product.price, product.category)
+            if product.price is not None
             else catalogue[product.product_id]
         )
         category = product.category or category
@@ -98,8 +101,11 @@ async def personal_prices(
             item.update(personal_price=None, points_to_spend=0, points_to_earn=0)
         else:
             rate, _ = earn_rate(programme, tier, product.product_id, category)
-            points = min(line_points_cap(programme, price), max(view.available_points, 0)) \
-                if personal else 0
+            points = (
+                min(line_points_cap(programme, price), max(view.available_points, 0))
+                if personal
+                else 0
+            )
             own_price = price - points * programme.point_value_minor
             item.update(
                 personal_price=own_price if personal else None,

@@ -14,16 +14,29 @@ router = APIRouter(prefix="/v1/programmes", tags=["programme"])
 
 
 @router.post("", status_code=201, summary="Apply a new programme version")
-async def apply(body: ProgrammeApply, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+async def apply(
+    body: ProgrammeApply, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
     principal.require("programme:write")
     record = await apply_programme(
-        session, tenant_id=principal.tenant_id, document=body.document,
-        applied_by=principal.actor, effective_from=body.effective_from,
+        session,
+        tenant_id=principal.tenant_id,
+        document=body.document,
+        applied_by=principal.actor,
+        effective_from=body.effective_from,
     )
-    await audit(session, principal, action="programme.apply", subject=f"v{record.version}",
-                details={"effective_from": record.effective_from.isoformat()})
-    return {"version": record.version, "effective_from": record.effective_from,
-            "document": record.document}
+    await audit(
+        session,
+        principal,
+        action="programme.apply",
+        subject=f"v{record.version}",
+        details={"effective_from": record.effective_from.isoformat()},
+    )
+    return {
+        "version": record.version,
+        "effective_from": record.effective_from,
+        "document": record.document,
+    }
 
 
 @router.get("/current", summary="The programme in force now")
@@ -37,7 +50,11 @@ async def current(session: SessionDep, principal: PrincipalDep) -> dict[str, Any
 @router.get("", summary="All programme versions")
 async def versions(session: SessionDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     return [
-        {"version": r.version, "effective_from": r.effective_from, "applied_by": r.applied_by,
-         "created_at": r.created_at}
+        {
+            "version": r.version,
+            "effective_from": r.effective_from,
+            "applied_by": r.applied_by,
+            "created_at": r.created_at,
+        }
         for r in await list_versions(session, tenant_id=principal.tenant_id)
     ]

@@ -16,8 +16,21 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from tonari.kit.money import Rounding
 
 CURRENCY_MINOR_UNITS = {
-    "RUB": 2, "USD": 2, "EUR": 2, "GBP": 2, "IRR": 0, "JPY": 0, "KZT": 2, "BYN": 2,
-    "UAH": 2, "CNY": 2, "TRY": 2, "AED": 2, "CHF": 2, "INR": 2, "BRL": 2,
+    "RUB": 2,
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "IRR": 0,
+    "JPY": 0,
+    "KZT": 2,
+    "BYN": 2,
+    "UAH": 2,
+    "CNY": 2,
+    "TRY": 2,
+    "AED": 2,
+    "CHF": 2,
+    "INR": 2,
+    "BRL": 2,
 }
 
 
@@ -146,7 +159,9 @@ class Programme(Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Moscow)") from exc
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Moscow)"
+            ) from exc
         return value
 
     @field_validator("currency")

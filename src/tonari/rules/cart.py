@@ -168,10 +168,12 @@ def calculate_cart(
     if not spending_allowed:
         for result in results:
             result.max_points = 0
-        who = "anonymous customer" if customer.anonymous else f"customer type {customer.customer_type}"
-        explanations.append(
-            Explanation("pay_with_points", False, f"{who} cannot pay with points")
+        who = (
+            "anonymous customer"
+            if customer.anonymous
+            else f"customer type {customer.customer_type}"
         )
+        explanations.append(Explanation("pay_with_points", False, f"{who} cannot pay with points"))
     cap_total = sum(result.max_points for result in results)
     max_spendable = min(cap_total, max(customer.available_points, 0))
     applied = min(points_requested, max_spendable)

@@ -88,9 +88,7 @@ async def create_api_key(
 ) -> tuple[ApiKey, str]:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
-        raise ValidationFailed(
-            f"unknown scopes {unknown}; known: {sorted(SCOPES)}", field="scopes"
-        )
+        raise ValidationFailed(f"unknown scopes {unknown}; known: {sorted(SCOPES)}", field="scopes")
     if not scopes:
         raise ValidationFailed("give at least one scope", field="scopes")
     prefix = secrets.token_hex(4)

@@ -26,6 +26,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("procrastinate_events", "procrastinate_periodic_defers", "procrastinate_jobs",
-                  "procrastinate_workers"):
+    for table in (
+        "procrastinate_events",
+        "procrastinate_periodic_defers",
+        "procrastinate_jobs",
+        "procrastinate_workers",
+    ):
         op.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
