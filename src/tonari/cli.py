@@ -276,5 +276,14 @@ def ledger_run_jobs(
     )
 
 
+@ledger_app.command("reevaluate-tiers")
+def ledger_reevaluate_tiers() -> None:
+    """Re-evaluate tiers now (downgrades, rolling and previous-month qualification)."""
+    from tonari.ledger.runner import run_tier_reevaluation
+
+    changed = asyncio.run(run_tier_reevaluation(database_url()))
+    console.print(f"{changed} tiers changed")
+
+
 if __name__ == "__main__":
     app()

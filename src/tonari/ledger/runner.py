@@ -5,6 +5,7 @@ from __future__ import annotations
 from tonari.db import Database
 from tonari.kit.clock import utcnow
 from tonari.ledger.jobs import BatchResult, expire_batch, release_pending_batch
+from tonari.orders.tiering import reevaluate_tiers_batch, tiers_can_fall_without_orders
 
 
 async def run_ledger_jobs(
@@ -24,3 +25,45 @@ async def run_ledger_jobs(
         if database is None:
             await db.dispose()
     return released, expired
+
+
+async def run_tier_reevaluation(
+    url: str, *, batch: int = 500, database: Database | None = None
+) -> int:
+    """Re-evaluate every tenant's tiers where they can fall without a purchase."""
+    from sqlalchemy import select
+
+    from tonari.kit.errors import NotFound
+    from tonari.models.tenants import Tenant
+    from tonari.programs.service import programme_in_force
+
+    db = database or Database(url, pool_size=1, max_overflow=1)
+    changed = 0
+    try:
+        async with db.transaction() as session:
+            tenant_ids = list(await session.scalars(select(Tenant.id).order_by(Tenant.id)))
+        for tenant_id in tenant_ids:
+            now = utcnow()
+            async with db.transaction() as session:
+                try:
+                    _, programme = await programme_in_force(session, tenant_id=tenant_id, at=now)
+                except NotFound:
+                    continue
+            if not tiers_can_fall_without_orders(programme):
+                continue
+            cursor: int | None = 0
+            while cursor is not None:
+                async with db.transaction() as session:
+                    cursor, done = await reevaluate_tiers_batch(
+                        session,
+                        tenant_id=tenant_id,
+                        programme=programme,
+                        now=now,
+                        after_customer_id=cursor,
+                        limit=batch,
+                    )
+                changed += done
+    finally:
+        if database is None:
+            await db.dispose()
+    return changed

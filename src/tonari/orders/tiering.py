@@ -95,3 +95,60 @@ async def apply_tier_decision(
         },
         occurred_at=at,
     )
+
+
+async def reevaluate_tiers_batch(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    programme: Programme,
+    now: datetime,
+    after_customer_id: int = 0,
+    limit: int = 500,
+) -> tuple[int | None, int]:
+    """Re-evaluate the tiers of one page of customers; returns (next cursor, tiers changed).
+
+    Needed when tiers can fall without a purchase: a downgrade rule, or qualification over a
+    rolling window or the previous month. Accounts are taken with SKIP LOCKED (the lock order
+    of orders), so a customer whose order is in flight is skipped: that order re-evaluates.
+    """
+    from tonari.models.ledger import LedgerAccount
+
+    rows = (
+        await session.execute(
+            select(LedgerAccount.customer_id)
+            .where(
+                LedgerAccount.tenant_id == tenant_id,
+                LedgerAccount.customer_id > after_customer_id,
+            )
+            .order_by(LedgerAccount.customer_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    changed = 0
+    for row in rows:
+        decision = await reevaluate_tier(
+            session, programme=programme, customer_id=row.customer_id, at=now
+        )
+        if decision.changed:
+            await apply_tier_decision(
+                session,
+                tenant_id=tenant_id,
+                customer_id=row.customer_id,
+                decision=decision,
+                programme=programme,
+                at=now,
+            )
+            changed += 1
+    next_cursor = rows[-1].customer_id if len(rows) == limit else None
+    return next_cursor, changed
+
+
+def tiers_can_fall_without_orders(programme: Programme) -> bool:
+    from tonari.programs.schemas import DowngradeRule
+
+    return (
+        programme.downgrade.rule is not DowngradeRule.NONE
+        or programme.qualification.basis is not QualificationBasis.LIFETIME
+    )
