@@ -96,9 +96,13 @@ async def ensure_customer(
     return customer.id
 
 
-async def find_customer_id(
+async def find_customer_row(
     session: AsyncSession, *, tenant_id: int, reference: CustomerReference
-) -> int:
+) -> Any:
+    """The buyer named by external id, card or phone, with tier and available points.
+
+    One query, as it sits on the hot path of calculate, place and personal prices.
+    """
     given = [
         (name, value)
         for name, value in (
@@ -114,22 +118,40 @@ async def find_customer_id(
         )
     name, value = given[0]
     column = getattr(Customer, name)
-    ids = list(
-        await session.scalars(
-            select(Customer.id).where(Customer.tenant_id == tenant_id, column == value).limit(2)
+    rows = (
+        await session.execute(
+            select(
+                Customer.id,
+                Customer.external_id,
+                Customer.customer_type,
+                Customer.tier_code,
+                LedgerAccount.available,
+            )
+            .join(LedgerAccount, LedgerAccount.customer_id == Customer.id)
+            .where(Customer.tenant_id == tenant_id, column == value)
+            .limit(2)
         )
-    )
-    if not ids:
+    ).all()
+    if not rows:
         raise NotFound(
-            f"no customer with {name} {value!r}", field=f"customer.{name}", code="unknown_customer"
+            f"no customer with {name} {value!r}",
+            field=f"customer.{name}",
+            code="unknown_customer",
         )
-    if len(ids) > 1:
+    if len(rows) > 1:
         raise Conflict(
             f"several customers share {name} {value!r}; identify by external_id or card_number",
             field=f"customer.{name}",
             code="ambiguous_customer",
         )
-    return ids[0]
+    return rows[0]
+
+
+async def find_customer_id(
+    session: AsyncSession, *, tenant_id: int, reference: CustomerReference
+) -> int:
+    row = await find_customer_row(session, tenant_id=tenant_id, reference=reference)
+    return int(row.id)
 
 
 async def get_customer(session: AsyncSession, *, tenant_id: int, external_id: str) -> Customer:

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tonari.customers.service import find_customer_id
+from tonari.customers.service import find_customer_row
 from tonari.kit.clock import ensure_aware
 from tonari.kit.errors import Conflict, InsufficientPoints, InvalidState, NotFound, ValidationFailed
 from tonari.kit.hashing import canonical_hash
@@ -72,31 +72,14 @@ def _cart_lines(body: CartIn, programme: Programme) -> list[CartLine]:
 async def _buyer(session: AsyncSession, *, tenant_id: int, body: CartIn, lock: bool) -> Buyer:
     if body.customer is None:
         return Buyer(None, None, ANONYMOUS)
-    customer_id = await find_customer_id(session, tenant_id=tenant_id, reference=body.customer)
+    row = await find_customer_row(session, tenant_id=tenant_id, reference=body.customer)
     account = None
+    available = int(row.available)
     if lock:
-        account = await ledger.lock_account(session, tenant_id=tenant_id, customer_id=customer_id)
+        account = await ledger.lock_account(session, tenant_id=tenant_id, customer_id=row.id)
         available = account.available
-    row = (
-        await session.execute(
-            select(Customer.external_id, Customer.customer_type, Customer.tier_code).where(
-                Customer.id == customer_id
-            )
-        )
-    ).one()
-    if not lock:
-        from tonari.models.ledger import LedgerAccount
-
-        available = int(
-            await session.scalar(
-                select(LedgerAccount.available).where(
-                    LedgerAccount.tenant_id == tenant_id, LedgerAccount.customer_id == customer_id
-                )
-            )
-            or 0
-        )
     view = CustomerView(CustomerType(row.customer_type), row.tier_code or "", available)
-    return Buyer(customer_id, row.external_id, view, account)
+    return Buyer(int(row.id), row.external_id, view, account)
 
 
 async def calculate_order(

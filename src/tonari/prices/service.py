@@ -12,11 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.customers.schemas import CustomerReference
-from tonari.customers.service import find_customer_id
+from tonari.customers.service import find_customer_row
 from tonari.kit.errors import ValidationFailed
 from tonari.models.catalog import Product
-from tonari.models.customers import Customer
-from tonari.models.ledger import LedgerAccount
 from tonari.programs.schemas import CustomerType
 from tonari.programs.service import programme_in_force
 from tonari.rules.cart import (
@@ -73,14 +71,7 @@ async def personal_prices(
             )
     view = ANONYMOUS
     if body.customer is not None:
-        customer_id = await find_customer_id(session, tenant_id=tenant_id, reference=body.customer)
-        row = (
-            await session.execute(
-                select(Customer.customer_type, Customer.tier_code, LedgerAccount.available)
-                .join(LedgerAccount, LedgerAccount.customer_id == Customer.id)
-                .where(Customer.id == customer_id)
-            )
-        ).one()
+        row = await find_customer_row(session, tenant_id=tenant_id, reference=body.customer)
         view = CustomerView(
             CustomerType(row.customer_type),
             row.tier_code or programme.tiers[0].code,
