@@ -159,3 +159,20 @@ def _env(database_url: str) -> dict[str, str]:
     import os
 
     return {**os.environ, "TONARI_DATABASE_URL": database_url, "COLUMNS": "200"}
+
+
+async def test_idempotency_key_header_makes_programme_apply_happen_once(client, tenant) -> None:
+    from tests.factories import panasonic_document
+
+    body = {"document": panasonic_document(name="Spring")}
+    headers = {**tenant.headers, "Idempotency-Key": "spring-2026"}
+    first = await client.post("/v1/programmes", json=body, headers=headers)
+    again = await client.post("/v1/programmes", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json() and first.json()["version"] == 2
+    other = await client.post(
+        "/v1/programmes", json={"document": panasonic_document()}, headers=headers
+    )
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert len((await client.get("/v1/programmes", headers=tenant.headers)).json()) == 2

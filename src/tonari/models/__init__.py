@@ -3,6 +3,7 @@
 from tonari.models.base import Base
 from tonari.models.catalog import Product
 from tonari.models.customers import Customer
+from tonari.models.idempotency import IdempotencyRecord
 from tonari.models.ledger import (
     LedgerAccount,
     LedgerEntry,
@@ -21,6 +22,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Customer",
+    "IdempotencyRecord",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerPosting",

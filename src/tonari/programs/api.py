@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 
 from tonari.kit.api import PrincipalDep, SessionDep
 from tonari.kit.clock import utcnow
+from tonari.kit.idempotency import run_once
 from tonari.programs.schemas import ProgrammeApply
 from tonari.programs.service import apply_programme, list_versions, programme_in_force
 from tonari.tenants.service import audit
@@ -15,28 +16,46 @@ router = APIRouter(prefix="/v1/programmes", tags=["programme"])
 
 @router.post("", status_code=201, summary="Apply a new programme version")
 async def apply(
-    body: ProgrammeApply, session: SessionDep, principal: PrincipalDep
+    body: ProgrammeApply,
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
+    """Send an ``Idempotency-Key`` header to make a retry return the same version."""
     principal.require("programme:write")
-    record = await apply_programme(
+
+    async def work() -> dict[str, Any]:
+        record = await apply_programme(
+            session,
+            tenant_id=principal.tenant_id,
+            document=body.document,
+            applied_by=principal.actor,
+            effective_from=body.effective_from,
+        )
+        await audit(
+            session,
+            principal,
+            action="programme.apply",
+            subject=f"v{record.version}",
+            details={"effective_from": record.effective_from.isoformat()},
+        )
+        return {
+            "version": record.version,
+            "effective_from": record.effective_from,
+            "document": record.document,
+        }
+
+    answer, first = await run_once(
         session,
         tenant_id=principal.tenant_id,
-        document=body.document,
-        applied_by=principal.actor,
-        effective_from=body.effective_from,
+        key=idempotency_key,
+        operation="programme.apply",
+        payload=body.model_dump(mode="json"),
+        work=work,
     )
-    await audit(
-        session,
-        principal,
-        action="programme.apply",
-        subject=f"v{record.version}",
-        details={"effective_from": record.effective_from.isoformat()},
-    )
-    return {
-        "version": record.version,
-        "effective_from": record.effective_from,
-        "document": record.document,
-    }
+    response.status_code = 201 if first else 200
+    return answer
 
 
 @router.get("/current", summary="The programme in force now")
