@@ -31,6 +31,14 @@ app.add_typer(customer_app, name="customer")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(import_app, name="import")
 
+
+def _register_domain_commands() -> None:
+    from tonari.demo.cli import register as register_demo
+    from tonari.imports.cli import register as register_import_commands
+
+    register_demo(app)
+    register_import_commands(import_app)
+
 console = Console()
 err_console = Console(stderr=True)
 T = TypeVar("T")
@@ -80,16 +88,20 @@ def migrate() -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    host: Annotated[str | None, typer.Option(help="Interface (default TONARI_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default TONARI_PORT)")] = None,
     worker: Annotated[bool, typer.Option(help="Run the job worker in this process")] = True,
 ) -> None:
     """Serve the API (and the background worker) after migrating the database."""
     import uvicorn
 
     from tonari.app import create_app
+    from tonari.config import get_settings
     from tonari.migrate import upgrade_database
 
+    settings = get_settings()
+    host = host or settings.host
+    port = port or settings.port
     url = database_url()
     upgrade_database(url)
     console.print(f"Tonari on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
@@ -284,6 +296,8 @@ def ledger_reevaluate_tiers() -> None:
     changed = asyncio.run(run_tier_reevaluation(database_url()))
     console.print(f"{changed} tiers changed")
 
+
+_register_domain_commands()
 
 if __name__ == "__main__":
     app()

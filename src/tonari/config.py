@@ -44,8 +44,6 @@ class Settings(BaseSettings):
     worker_tick_seconds: int = Field(
         default=5, ge=1, le=59, description="How often periodic work (webhooks, ledger) runs."
     )
-    max_cart_lines: int = 200
-    max_price_products: int = 500
     log_level: str = "info"
 
 

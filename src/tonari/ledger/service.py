@@ -45,6 +45,23 @@ class LockedAccount:
     available: int
     reserved: int
     debt: int
+    defer_balance_writes: bool = False
+    """When set, cached balances are written once by ``persist_balance`` (one order, one write)."""
+
+
+async def persist_balance(session: AsyncSession, account: LockedAccount) -> None:
+    """Write the in-memory balances; safe as absolute values because we hold the row lock."""
+    await session.execute(
+        update(LedgerAccount)
+        .where(LedgerAccount.id == account.id)
+        .values(
+            pending=account.pending,
+            available=account.available,
+            reserved=account.reserved,
+            debt=account.debt,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(slots=True)
@@ -159,20 +176,12 @@ async def write_entry(
         )
     delta = movement.delta
     if any(delta.values()) or debt_change:
-        await session.execute(
-            update(LedgerAccount)
-            .where(LedgerAccount.id == account.id)
-            .values(
-                pending=LedgerAccount.pending + delta[PENDING],
-                available=LedgerAccount.available + delta[AVAILABLE],
-                reserved=LedgerAccount.reserved + delta[RESERVED],
-                debt=LedgerAccount.debt + debt_change,
-            )
-        )
         account.pending += delta[PENDING]
         account.available += delta[AVAILABLE]
         account.reserved += delta[RESERVED]
         account.debt += debt_change
+        if not account.defer_balance_writes:
+            await persist_balance(session, account)
     return int(entry_id)
 
 
@@ -266,13 +275,11 @@ async def _settle_debt_from_lots(
             update(PointLot)
             .where(PointLot.id == lot_id)
             .values(remaining=PointLot.remaining - paid)
-        )
-        await session.execute(
-            update(LedgerAccount)
-            .where(LedgerAccount.id == account.id)
-            .values(debt=LedgerAccount.debt - paid)
+            .execution_options(synchronize_session=False)
         )
         account.debt -= paid
+    if not account.defer_balance_writes:
+        await persist_balance(session, account)
 
 
 async def _spendable_lots(session: AsyncSession, account: LockedAccount) -> list[Any]:

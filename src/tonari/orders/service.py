@@ -23,7 +23,11 @@ from tonari.ledger import service as ledger
 from tonari.models.customers import Customer
 from tonari.models.orders import Order, OrderLine, OrderReturn
 from tonari.orders.schemas import CartIn, OrderPlace, OrderReturnIn
-from tonari.orders.tiering import apply_tier_decision, reevaluate_tier
+from tonari.orders.tiering import (
+    apply_tier_decision,
+    reevaluate_tier,
+    tiers_can_fall_without_orders,
+)
 from tonari.programs.schemas import CustomerType, Programme
 from tonari.programs.service import programme_in_force
 from tonari.rules.cart import (
@@ -143,66 +147,83 @@ async def _existing_order_answer(
 async def place_order(
     session: AsyncSession, *, tenant_id: int, body: OrderPlace, actor: str, now: datetime
 ) -> tuple[dict[str, Any], bool]:
-    """Place an order once. Returns (the order, created); a repeat returns the first answer."""
+    """Place an order once. Returns (the order, created); a repeat returns the first answer.
+
+    A named buyer's account is locked first and the order id is checked under that lock, so
+    twins of one order serialise there; anonymous twins meet at the unique order id.
+    """
     request_hash = canonical_hash(body.model_dump(mode="json"))
-    known = await _existing_order_answer(
-        session, tenant_id=tenant_id, order_id=body.order_id, request_hash=request_hash
-    )
-    if known is not None:
-        return known, False
-    placed_at = ensure_aware(body.placed_at, "placed_at") if body.placed_at else now
-    version, programme = await programme_in_force(session, tenant_id=tenant_id, at=placed_at)
-    lines = _cart_lines(body, programme)
-    buyer = await _buyer(session, tenant_id=tenant_id, body=body, lock=True)
-    if buyer.customer_id is not None:
-        # Re-read under the account lock: a concurrent twin of this order may have won.
+    if body.customer is None:
         known = await _existing_order_answer(
             session, tenant_id=tenant_id, order_id=body.order_id, request_hash=request_hash
         )
         if known is not None:
             return known, False
-        decision = await reevaluate_tier(
-            session, programme=programme, customer_id=buyer.customer_id, at=placed_at
+    placed_at = ensure_aware(body.placed_at, "placed_at") if body.placed_at else now
+    version, programme = await programme_in_force(session, tenant_id=tenant_id, at=placed_at)
+    lines = _cart_lines(body, programme)
+    buyer = await _buyer(session, tenant_id=tenant_id, body=body, lock=True)
+    if buyer.customer_id is not None:
+        known = await _existing_order_answer(
+            session, tenant_id=tenant_id, order_id=body.order_id, request_hash=request_hash
         )
-        await apply_tier_decision(
-            session,
-            tenant_id=tenant_id,
-            customer_id=buyer.customer_id,
-            decision=decision,
-            programme=programme,
-            at=placed_at,
-        )
-        buyer.view = CustomerView(
-            buyer.view.customer_type, decision.tier_code, buyer.view.available_points
-        )
+        if known is not None:
+            return known, False
+        tier_code = buyer.view.tier_code or programme.tiers[0].code
+        if tiers_can_fall_without_orders(programme):
+            # The tier held at the moment of purchase may have fallen since the last order.
+            decision = await reevaluate_tier(
+                session, programme=programme, customer_id=buyer.customer_id, at=placed_at
+            )
+            await apply_tier_decision(
+                session,
+                tenant_id=tenant_id,
+                customer_id=buyer.customer_id,
+                decision=decision,
+                programme=programme,
+                at=placed_at,
+            )
+            tier_code = decision.tier_code
+        buyer.view = CustomerView(buyer.view.customer_type, tier_code, buyer.view.available_points)
     calculation = calculate_cart(programme, lines, buyer.view, body.points_to_spend)
     _refuse_unmet_spend(calculation, buyer)
     net_spend = calculation.total_regular
-    order_row = await session.execute(
+    status = "paid" if body.paid else "placed"
+    result: dict[str, Any] = {
+        "order_id": body.order_id,
+        "status": status,
+        "customer": buyer.external_id,
+        "currency": programme.currency,
+        "programme_version": version,
+        "placed_at": placed_at.isoformat(),
+        "tier_after": calculation.tier_code,
+        **calculation.as_dict(),
+    }
+    order_values = {
+        "tenant_id": tenant_id,
+        "external_id": body.order_id,
+        "customer_id": buyer.customer_id,
+        "status": status,
+        "channel": body.channel,
+        "request_hash": request_hash,
+        "currency": programme.currency,
+        "programme_version": version,
+        "tier_code": calculation.tier_code,
+        "total_regular": calculation.total_regular,
+        "points_spent": calculation.points_applied,
+        "total_paid": calculation.total_to_pay,
+        "points_earned": calculation.points_to_earn,
+        "net_spend": net_spend,
+        "placed_at": placed_at,
+        "paid_at": placed_at if body.paid else None,
+        "result": result,
+    }
+    order_id = await session.scalar(
         pg_insert(Order)
-        .values(
-            tenant_id=tenant_id,
-            external_id=body.order_id,
-            customer_id=buyer.customer_id,
-            status="paid" if body.paid else "placed",
-            channel=body.channel,
-            request_hash=request_hash,
-            currency=programme.currency,
-            programme_version=version,
-            tier_code=calculation.tier_code,
-            total_regular=calculation.total_regular,
-            points_spent=calculation.points_applied,
-            total_paid=calculation.total_to_pay,
-            points_earned=calculation.points_to_earn,
-            net_spend=net_spend,
-            placed_at=placed_at,
-            paid_at=placed_at if body.paid else None,
-            result={},
-        )
         .on_conflict_do_nothing(index_elements=[Order.tenant_id, Order.external_id])
-        .returning(Order.id)
+        .returning(Order.id),
+        [order_values],
     )
-    order_id = order_row.scalar()
     if order_id is None:
         # An anonymous twin committed first (named customers serialise on the account lock).
         known = await _existing_order_answer(
@@ -229,56 +250,37 @@ async def place_order(
             for line in calculation.lines
         ],
     )
-    tier_after = calculation.tier_code
     if buyer.account is not None and buyer.customer_id is not None:
-        await ledger.draw_points(
+        await _move_order_points(
             session,
             buyer.account,
-            [
-                ledger.LineSpend(line.line_no, line.points_applied)
-                for line in calculation.lines
-                if line.points_applied
-            ],
-            reserve=not body.paid,
-            reason=f"order {body.order_id}",
-            actor=actor,
-            occurred_at=placed_at,
+            calculation,
+            programme=programme,
+            body=body,
             order_id=order_id,
+            placed_at=placed_at,
+            actor=actor,
         )
-        hold = not body.paid
-        await ledger.earn_lots(
-            session,
-            buyer.account,
-            [
-                ledger.LotToEarn(
-                    amount=line.points_to_earn,
-                    earned_at=placed_at,
-                    pending_until=pending_until(programme, placed_at),
-                    expires_at=expires_at(programme, placed_at),
-                    source="order",
-                    order_id=order_id,
-                    order_line_no=line.line_no,
+        customer = (
+            await session.execute(
+                update(Customer)
+                .where(Customer.id == buyer.customer_id)
+                .values(
+                    lifetime_spend=Customer.lifetime_spend + net_spend,
+                    orders_count=Customer.orders_count + 1,
+                    last_purchase_at=_later(Customer.last_purchase_at, placed_at),
+                    first_purchase_at=_earlier(Customer.first_purchase_at, placed_at),
                 )
-                for line in calculation.lines
-            ],
-            reason=f"order {body.order_id} at {calculation.tier_code}",
-            actor=actor,
-            occurred_at=placed_at,
-            order_id=order_id,
-            hold_pending=hold,
-        )
-        await session.execute(
-            update(Customer)
-            .where(Customer.id == buyer.customer_id)
-            .values(
-                lifetime_spend=Customer.lifetime_spend + net_spend,
-                orders_count=Customer.orders_count + 1,
-                last_purchase_at=_later(Customer.last_purchase_at, placed_at),
-                first_purchase_at=_earlier(Customer.first_purchase_at, placed_at),
+                .returning(Customer.tier_code, Customer.lifetime_spend, Customer.last_purchase_at)
+                .execution_options(synchronize_session=False)
             )
-        )
+        ).one()
         decision = await reevaluate_tier(
-            session, programme=programme, customer_id=buyer.customer_id, at=placed_at
+            session,
+            programme=programme,
+            customer_id=buyer.customer_id,
+            at=placed_at,
+            known=customer,
         )
         await apply_tier_decision(
             session,
@@ -288,18 +290,14 @@ async def place_order(
             programme=programme,
             at=placed_at,
         )
-        tier_after = decision.tier_code
-    result = {
-        "order_id": body.order_id,
-        "status": "paid" if body.paid else "placed",
-        "customer": buyer.external_id,
-        "currency": programme.currency,
-        "programme_version": version,
-        "placed_at": placed_at.isoformat(),
-        "tier_after": tier_after,
-        **calculation.as_dict(),
-    }
-    await session.execute(update(Order).where(Order.id == order_id).values(result=result))
+        if decision.tier_code != calculation.tier_code:
+            result["tier_after"] = decision.tier_code
+            await session.execute(
+                update(Order)
+                .where(Order.id == order_id)
+                .values(result=result)
+                .execution_options(synchronize_session=False)
+            )
     await record_event(
         session,
         tenant_id=tenant_id,
@@ -309,6 +307,59 @@ async def place_order(
         occurred_at=placed_at,
     )
     return result, True
+
+
+async def _move_order_points(
+    session: AsyncSession,
+    account: ledger.LockedAccount,
+    calculation: CartCalculation,
+    *,
+    programme: Programme,
+    body: OrderPlace,
+    order_id: int,
+    placed_at: datetime,
+    actor: str,
+) -> None:
+    """Spend (or reserve) the order's points and earn its lots, with one balance write."""
+    account.defer_balance_writes = True
+    await ledger.draw_points(
+        session,
+        account,
+        [
+            ledger.LineSpend(line.line_no, line.points_applied)
+            for line in calculation.lines
+            if line.points_applied
+        ],
+        reserve=not body.paid,
+        reason=f"order {body.order_id}",
+        actor=actor,
+        occurred_at=placed_at,
+        order_id=order_id,
+    )
+    await ledger.earn_lots(
+        session,
+        account,
+        [
+            ledger.LotToEarn(
+                amount=line.points_to_earn,
+                earned_at=placed_at,
+                pending_until=pending_until(programme, placed_at),
+                expires_at=expires_at(programme, placed_at),
+                source="order",
+                order_id=order_id,
+                order_line_no=line.line_no,
+            )
+            for line in calculation.lines
+        ],
+        reason=f"order {body.order_id} at {calculation.tier_code}",
+        actor=actor,
+        occurred_at=placed_at,
+        order_id=order_id,
+        # An unpaid order's points wait for the payment before they can be released.
+        hold_pending=not body.paid,
+    )
+    account.defer_balance_writes = False
+    await ledger.persist_balance(session, account)
 
 
 def _later(column: Any, moment: datetime) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,15 +31,23 @@ async def _spend_between(
 
 
 async def reevaluate_tier(
-    session: AsyncSession, *, programme: Programme, customer_id: int, at: datetime
+    session: AsyncSession,
+    *,
+    programme: Programme,
+    customer_id: int,
+    at: datetime,
+    known: Any = None,
 ) -> TierDecision:
-    row = (
-        await session.execute(
-            select(Customer.tier_code, Customer.lifetime_spend, Customer.last_purchase_at).where(
-                Customer.id == customer_id
+    """``known``: the customer's tier_code, lifetime_spend, last_purchase_at if already read."""
+    row = known
+    if row is None:
+        row = (
+            await session.execute(
+                select(
+                    Customer.tier_code, Customer.lifetime_spend, Customer.last_purchase_at
+                ).where(Customer.id == customer_id)
             )
-        )
-    ).one()
+        ).one()
     basis = programme.qualification.basis
     rolling = previous = 0
     if basis is QualificationBasis.ROLLING_MONTHS:

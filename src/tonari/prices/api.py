@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from tonari.kit.api import PrincipalDep, SessionDep
 from tonari.kit.clock import utcnow
@@ -12,6 +11,9 @@ router = APIRouter(prefix="/v1/prices", tags=["prices"])
 
 
 @router.post("", summary="Personal prices for up to 500 products for one customer")
-async def prices(body: PricesIn, session: SessionDep, principal: PrincipalDep) -> dict[str, Any]:
+async def prices(body: PricesIn, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
     principal.require("customers:read")
-    return await personal_prices(session, tenant_id=principal.tenant_id, body=body, at=utcnow())
+    # Plain JSON types only: answered without FastAPI's generic encoder (the hot path).
+    return JSONResponse(
+        await personal_prices(session, tenant_id=principal.tenant_id, body=body, at=utcnow())
+    )
