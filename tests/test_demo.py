@@ -1,0 +1,82 @@
+"""The demo brand, as a newcomer sees it: real customers, tiers, balances and a sound ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonari.demo import DEMO_TENANT_SLUG, load_demo, programme_document
+from tonari.kit.clock import utcnow
+from tonari.ledger.verify import verify_ledger
+from tonari.models.ledger import PointLot
+from tonari.models.orders import Order
+from tonari.programs.service import parse_programme
+from tonari.tenants.service import authenticate
+
+
+async def test_demo_brand_looks_like_a_running_programme(session: AsyncSession) -> None:
+    now = utcnow()
+    summary = await load_demo(session, now=now)
+
+    assert summary.created
+    assert summary.tenant_slug == DEMO_TENANT_SLUG
+    assert summary.products >= 40
+    assert 280 <= summary.customers <= 320
+    assert summary.orders >= 900
+    # Every tier of the Panasonic programme is held by a real share of the customers.
+    assert set(summary.tiers) == {"silver", "gold", "premium"}
+    assert summary.tiers["gold"] >= 30
+    assert summary.tiers["premium"] >= 15
+    # Balances are real: most customers can spend points, some are still pending.
+    assert summary.customers_with_points >= summary.customers // 2
+    assert summary.points_available > 0
+    assert summary.points_pending > 0
+    assert summary.sample_customer is not None
+
+    tenant_id = summary.tenant_id
+    report = await verify_ledger(session, tenant_id=tenant_id)
+    assert report.ok, report.problems
+    assert report.accounts_checked == summary.customers
+
+    lot_states = {
+        row.state
+        for row in await session.execute(
+            select(PointLot.state).where(PointLot.tenant_id == tenant_id).distinct()
+        )
+    }
+    assert {"pending", "available", "expired"} <= lot_states
+    statuses = {
+        row.status
+        for row in await session.execute(
+            select(Order.status).where(Order.tenant_id == tenant_id).distinct()
+        )
+    }
+    assert {"paid", "cancelled"} <= statuses
+    assert statuses & {"returned", "partially_returned"}
+    spent_orders = await session.scalar(
+        select(func.count()).where(Order.tenant_id == tenant_id, Order.points_spent > 0)
+    )
+    assert spent_orders and spent_orders > summary.orders // 10
+    assert summary.api_key is not None
+    principal = await authenticate(session, summary.api_key)
+    assert principal.tenant_id == tenant_id and "admin" in principal.scopes
+
+    again = await load_demo(session, now=utcnow())
+    assert not again.created
+    assert again.api_key is None
+    assert again.tenant_id == tenant_id
+    assert (again.customers, again.orders, again.tiers) == (
+        summary.customers,
+        summary.orders,
+        summary.tiers,
+    )
+
+
+def test_packaged_programme_is_the_example() -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "programmes" / "panasonic.yaml"
+    assert programme_document() == yaml.safe_load(example.read_text(encoding="utf-8"))
+    programme = parse_programme(programme_document())
+    assert [tier.earn_rate_bp for tier in programme.tiers] == [500, 1000, 1500]
