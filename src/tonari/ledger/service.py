@@ -15,6 +15,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.kit.errors import InsufficientPoints, NotFound
+from tonari.models.base import table_of
 from tonari.models.ledger import (
     LedgerAccount,
     LedgerEntry,
@@ -168,7 +169,7 @@ async def write_entry(
     assert entry_id is not None
     if movement.postings:
         await session.execute(
-            insert(LedgerPosting),
+            insert(table_of(LedgerPosting)),
             [
                 {"tenant_id": account.tenant_id, "entry_id": entry_id, **p}
                 for p in movement.postings
@@ -236,7 +237,10 @@ async def earn_lots(
     ]
     lot_ids = list(
         await session.scalars(
-            insert(PointLot).returning(PointLot.id, sort_by_parameter_order=True), rows
+            insert(table_of(PointLot)).returning(
+                table_of(PointLot).c.id, sort_by_parameter_order=True
+            ),
+            rows,
         )
     )
     issued = await system_account(session, account.tenant_id, counter_account)
@@ -370,7 +374,7 @@ async def draw_points(
             .values(remaining=PointLot.remaining - taken)
         )
     await session.execute(
-        insert(LotDraw),
+        insert(table_of(LotDraw)),
         [
             {
                 "tenant_id": account.tenant_id,

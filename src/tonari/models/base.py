@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, MetaData, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, MetaData, Table, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -35,3 +35,10 @@ class TenantScoped:
 
 def created_at_column() -> Mapped[datetime]:
     return mapped_column(server_default=func.now(), nullable=False)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table behind a model: bulk writes on hot paths skip the ORM's bulk machinery."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

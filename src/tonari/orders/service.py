@@ -20,6 +20,7 @@ from tonari.kit.hashing import canonical_hash
 from tonari.kit.money import divide
 from tonari.kit.outbox import record_event
 from tonari.ledger import service as ledger
+from tonari.models.base import table_of
 from tonari.models.customers import Customer
 from tonari.models.orders import Order, OrderLine, OrderReturn
 from tonari.orders.schemas import CartIn, OrderPlace, OrderReturnIn
@@ -232,7 +233,7 @@ async def place_order(
         assert known is not None
         return known, False
     await session.execute(
-        pg_insert(OrderLine),
+        pg_insert(table_of(OrderLine)),
         [
             {
                 "tenant_id": tenant_id,
