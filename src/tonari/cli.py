@@ -35,9 +35,14 @@ app.add_typer(import_app, name="import")
 def _register_domain_commands() -> None:
     from tonari.demo.cli import register as register_demo
     from tonari.imports.cli import register as register_import_commands
+    from tonari.webhooks.cli import webhooks_app
+    from tonari.webhooks.cli import worker as worker_command
 
     register_demo(app)
     register_import_commands(import_app)
+    app.add_typer(webhooks_app, name="webhooks")
+    app.command("worker")(worker_command)
+
 
 console = Console()
 err_console = Console(stderr=True)

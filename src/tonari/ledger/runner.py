@@ -28,9 +28,17 @@ async def run_ledger_jobs(
 
 
 async def run_tier_reevaluation(
-    url: str, *, batch: int = 500, database: Database | None = None
+    url: str,
+    *,
+    batch: int = 500,
+    database: Database | None = None,
+    only_local_hour: int | None = None,
 ) -> int:
-    """Re-evaluate every tenant's tiers where they can fall without a purchase."""
+    """Re-evaluate every tenant's tiers where they can fall without a purchase.
+
+    ``only_local_hour`` limits the run to tenants whose programme clock shows that hour, so an
+    hourly job visits each tenant once a day, just after its own midnight.
+    """
     from sqlalchemy import select
 
     from tonari.kit.errors import NotFound
@@ -50,6 +58,11 @@ async def run_tier_reevaluation(
                 except NotFound:
                     continue
             if not tiers_can_fall_without_orders(programme):
+                continue
+            if (
+                only_local_hour is not None
+                and now.astimezone(programme.zone).hour != only_local_hour
+            ):
                 continue
             cursor: int | None = 0
             while cursor is not None:

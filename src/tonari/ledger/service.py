@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonari.kit.cache import database_key
 from tonari.kit.errors import InsufficientPoints, NotFound
 from tonari.models.base import table_of
 from tonari.models.ledger import (
@@ -32,7 +33,7 @@ RESERVED = "reserved"
 SYSTEM = "total"
 
 # System account ids never change once a tenant exists.
-_system_accounts: dict[tuple[int, str], int] = {}
+_system_accounts: dict[tuple[str, int, str], int] = {}
 
 
 @dataclass(slots=True)
@@ -91,7 +92,7 @@ class Movement:
 
 
 async def system_account(session: AsyncSession, tenant_id: int, kind: str) -> int:
-    key = (tenant_id, kind)
+    key = (database_key(session), tenant_id, kind)
     cached = _system_accounts.get(key)
     if cached is not None:
         return cached

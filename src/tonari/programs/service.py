@@ -12,13 +12,15 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonari.kit.cache import database_key
 from tonari.kit.clock import ensure_aware, utcnow
 from tonari.kit.errors import NotFound, ValidationFailed
 from tonari.models.programs import ProgrammeRecord
 from tonari.programs.schemas import Programme
 
-# Parsed documents by (tenant, version): a version never changes once written.
-_parsed: dict[tuple[int, int], Programme] = {}
+# Parsed documents by (database, row id): a row never changes once written, and ids come from
+# a sequence, so a rolled-back apply can never leave a stale entry behind.
+_parsed: dict[tuple[str, int], Programme] = {}
 
 
 def parse_programme(document: dict[str, Any]) -> Programme:
@@ -79,7 +81,6 @@ async def apply_programme(
     )
     session.add(record)
     await session.flush()
-    _parsed[(tenant_id, record.version)] = programme
     return record
 
 
@@ -88,7 +89,7 @@ async def programme_in_force(
 ) -> tuple[int, Programme]:
     row = (
         await session.execute(
-            select(ProgrammeRecord.version)
+            select(ProgrammeRecord.id, ProgrammeRecord.version)
             .where(ProgrammeRecord.tenant_id == tenant_id, ProgrammeRecord.effective_from <= at)
             .order_by(ProgrammeRecord.effective_from.desc(), ProgrammeRecord.version.desc())
             .limit(1)
@@ -101,15 +102,14 @@ async def programme_in_force(
             code="no_programme",
         )
     version = int(row.version)
-    cached = _parsed.get((tenant_id, version))
+    key = (database_key(session), int(row.id))
+    cached = _parsed.get(key)
     if cached is None:
         document = await session.scalar(
-            select(ProgrammeRecord.document).where(
-                ProgrammeRecord.tenant_id == tenant_id, ProgrammeRecord.version == version
-            )
+            select(ProgrammeRecord.document).where(ProgrammeRecord.id == row.id)
         )
         cached = Programme.model_validate_json(json.dumps(document))
-        _parsed[(tenant_id, version)] = cached
+        _parsed[key] = cached
     return version, cached
 
 

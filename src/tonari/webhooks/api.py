@@ -1,20 +1,30 @@
 from __future__ import annotations
 
-import secrets
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Header, Path, Query, Response
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from tonari.kit.api import PrincipalDep, SessionDep
-from tonari.kit.errors import NotFound
+from tonari.kit.clock import utcnow
+from tonari.kit.idempotency import run_once
 from tonari.models.outbox import WebhookEndpoint
+from tonari.webhooks.service import (
+    generate_endpoint_secret,
+    get_endpoint,
+    list_deliveries,
+    retry_delivery,
+)
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 
 EVENT_TYPES = (
-    "order.placed", "order.paid", "order.cancelled", "order.returned", "customer.tier_changed",
+    "order.placed",
+    "order.paid",
+    "order.cancelled",
+    "order.returned",
+    "customer.tier_changed",
 )
 
 
@@ -24,11 +34,22 @@ class EndpointIn(BaseModel):
     event_types: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     description: str | None = Field(default=None, max_length=500)
 
+    @field_validator("event_types")
+    @classmethod
+    def _known_event_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"*", *EVENT_TYPES})
+        if unknown:
+            raise ValueError(f"unknown event types {unknown}; known: {['*', *EVENT_TYPES]}")
+        return value
+
 
 def _view(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": endpoint.id, "url": endpoint.url, "event_types": endpoint.event_types,
-        "active": endpoint.active, "description": endpoint.description,
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "event_types": endpoint.event_types,
+        "active": endpoint.active,
+        "description": endpoint.description,
         "created_at": endpoint.created_at,
     }
     if with_secret:
@@ -38,37 +59,49 @@ def _view(endpoint: WebhookEndpoint, *, with_secret: bool = False) -> dict[str, 
 
 @router.post("", status_code=201, summary="Register an endpoint; the answer shows its secret once")
 async def create_endpoint(
-    body: EndpointIn, session: SessionDep, principal: PrincipalDep
+    body: EndpointIn,
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
+    """Send an ``Idempotency-Key`` header so that a retried call registers one endpoint."""
     principal.require("webhooks:manage")
-    endpoint = WebhookEndpoint(
-        tenant_id=principal.tenant_id, url=str(body.url), event_types=body.event_types,
-        description=body.description, secret="whsec_" + secrets.token_urlsafe(24),
+
+    async def work() -> dict[str, Any]:
+        endpoint = WebhookEndpoint(
+            tenant_id=principal.tenant_id,
+            url=str(body.url),
+            event_types=body.event_types,
+            description=body.description,
+            secret=generate_endpoint_secret(),
+        )
+        session.add(endpoint)
+        await session.flush()
+        await session.refresh(endpoint)
+        return _view(endpoint, with_secret=True)
+
+    answer, first = await run_once(
+        session,
+        tenant_id=principal.tenant_id,
+        key=idempotency_key,
+        operation="webhook_endpoint.create",
+        payload=body.model_dump(mode="json"),
+        work=work,
     )
-    session.add(endpoint)
-    await session.flush()
-    await session.refresh(endpoint)
-    return _view(endpoint, with_secret=True)
+    response.status_code = 201 if first else 200
+    return answer
 
 
 @router.get("", summary="The tenant's endpoints")
 async def list_endpoints(session: SessionDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     principal.require("webhooks:manage")
     rows = await session.scalars(
-        select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == principal.tenant_id)
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.tenant_id == principal.tenant_id)
         .order_by(WebhookEndpoint.id)
     )
     return [_view(e) for e in rows]
-
-
-async def _endpoint(session: SessionDep, tenant_id: int, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = await session.scalar(
-        select(WebhookEndpoint).where(WebhookEndpoint.tenant_id == tenant_id,
-                                      WebhookEndpoint.id == endpoint_id)
-    )
-    if endpoint is None:
-        raise NotFound(f"no webhook endpoint {endpoint_id}", field="endpoint_id")
-    return endpoint
 
 
 @router.delete("/{endpoint_id}", status_code=204, summary="Remove an endpoint")
@@ -76,5 +109,48 @@ async def delete_endpoint(
     endpoint_id: Annotated[int, Path(ge=1)], session: SessionDep, principal: PrincipalDep
 ) -> None:
     principal.require("webhooks:manage")
-    endpoint = await _endpoint(session, principal.tenant_id, endpoint_id)
+    endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id)
     await session.delete(endpoint)
+
+
+@router.get(
+    "/{endpoint_id}/deliveries",
+    summary="The endpoint's deliveries, newest first, each with its attempts",
+)
+async def deliveries(
+    endpoint_id: Annotated[int, Path(ge=1)],
+    session: SessionDep,
+    principal: PrincipalDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    status: Annotated[Literal["pending", "delivered", "failed"] | None, Query()] = None,
+) -> dict[str, Any]:
+    principal.require("webhooks:manage")
+    return await list_deliveries(
+        session,
+        tenant_id=principal.tenant_id,
+        endpoint_id=endpoint_id,
+        limit=limit,
+        before_id=before_id,
+        status=status,
+    )
+
+
+@router.post(
+    "/{endpoint_id}/deliveries/{delivery_id}/retry",
+    summary="Send a delivery again as soon as a worker is free (same webhook-id)",
+)
+async def retry(
+    endpoint_id: Annotated[int, Path(ge=1)],
+    delivery_id: Annotated[int, Path(ge=1)],
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> dict[str, Any]:
+    principal.require("webhooks:manage")
+    return await retry_delivery(
+        session,
+        tenant_id=principal.tenant_id,
+        endpoint_id=endpoint_id,
+        delivery_id=delivery_id,
+        now=utcnow(),
+    )
