@@ -102,6 +102,7 @@ def serve(
 
     from tonari.app import create_app
     from tonari.config import get_settings
+    from tonari.db import exit_cleanly_on_sigterm
     from tonari.migrate import upgrade_database
 
     settings = get_settings()
@@ -110,6 +111,7 @@ def serve(
     url = database_url()
     upgrade_database(url)
     console.print(f"Tonari on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    exit_cleanly_on_sigterm()
     uvicorn.run(
         create_app(database_url=url, start_worker=worker), host=host, port=port, log_level="warning"
     )

@@ -25,8 +25,24 @@ EMBEDDED_DATABASE = "tonari"
 _embedded_servers: dict[Path, Any] = {}
 
 
+def exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into a normal exit so the embedded server is stopped on the way out.
+
+    uvicorn re-raises the signal it shut down on; with the default handler the process would
+    die without running ``atexit``, leaving the embedded PostgreSQL running.
+    """
+    import signal
+    import sys
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
 def start_embedded_postgres(data_dir: Path, database: str = EMBEDDED_DATABASE) -> str:
     """Start (or reuse) the embedded server and return a plain ``postgresql://`` URL."""
+    import warnings
+
+    # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); its fallback is fine.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
     import pgserver
 
     pg_dir = (data_dir / "pg").resolve()

@@ -159,8 +159,10 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from tonari.app import create_app
+        from tonari.db import exit_cleanly_on_sigterm
 
         console.print(f"\nTonari on {base}  (API docs: {base}/docs)  — Ctrl+C to stop")
+        exit_cleanly_on_sigterm()
         uvicorn.run(
             create_app(database_url=url, start_worker=True),
             host=host,
