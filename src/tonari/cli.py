@@ -166,6 +166,45 @@ def apikey_create(
     typer.echo(raw)
 
 
+@apikey_app.command("list")
+def apikey_list(tenant: TenantOption) -> None:
+    """List a tenant's keys (prefix, name, scopes; never the secret)."""
+    from sqlalchemy import select
+
+    from tonari.models.tenants import ApiKey
+
+    async def work(session: AsyncSession) -> list[Any]:
+        tenant_id = await _tenant_id(session, tenant)
+        query = select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id)
+        return list(await session.scalars(query))
+
+    table = Table("prefix", "name", "scopes", "created", "revoked")
+    for key in run_in_transaction(work):
+        table.add_row(
+            key.prefix,
+            key.name,
+            " ".join(key.scopes),
+            f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    tenant: TenantOption,
+    prefix: Annotated[str, typer.Argument(help="The key's prefix, as 'apikey list' shows")],
+) -> None:
+    """Revoke a key at once: the next request with it gets 401."""
+    from tonari.tenants.service import revoke_api_key
+
+    async def work(session: AsyncSession) -> None:
+        await revoke_api_key(session, tenant_id=await _tenant_id(session, tenant), prefix=prefix)
+
+    run_in_transaction(work)
+    console.print(f"key {prefix} revoked")
+
+
 @program_app.command("apply")
 def program_apply(
     file: Annotated[Path, typer.Argument(help="Programme YAML or JSON")],

@@ -74,3 +74,35 @@ def test_customer_show_json_prints_balances_and_tier(database_url: str, committe
     profile = json.loads(shown.stdout)
     assert profile["tier"] == "silver" and profile["tier_name"] == "Silver"
     assert profile["balances"]["available"] == 700
+
+
+def test_revoked_key_is_refused_at_once(database_url: str) -> None:
+    import asyncio
+
+    import httpx
+
+    from tonari.app import create_app
+
+    slug = f"brand-{uuid.uuid4().hex[:8]}"
+    assert tonari(database_url, "tenant", "create", slug).returncode == 0
+    raw_key = tonari(database_url, "apikey", "create", "-t", slug).stdout.strip().splitlines()[-1]
+    prefix = raw_key.split("_")[1]
+    listed = tonari(database_url, "apikey", "list", "-t", slug)
+    assert prefix in listed.stdout and raw_key not in listed.stdout
+
+    async def status() -> int:
+        app = create_app(database_url=database_url)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                response = await http.get(
+                    "/v1/programmes", headers={"Authorization": f"Bearer {raw_key}"}
+                )
+                return response.status_code
+
+    assert asyncio.run(status()) == 200
+    revoked = tonari(database_url, "apikey", "revoke", "-t", slug, prefix)
+    assert revoked.returncode == 0, revoked.stderr
+    assert asyncio.run(status()) == 401
+    again = tonari(database_url, "apikey", "revoke", "-t", slug, prefix)
+    assert again.returncode == 2 and "no active key" in again.stderr
