@@ -14,8 +14,9 @@ from tonari.ledger.jobs import expire_batch, release_pending_batch
 from tonari.ledger.verify import verify_ledger
 from tonari.models.ledger import LedgerPosting, PointsDebt
 from tonari.models.tenants import AuditLog
+from tonari.orders.changes import cancel_order, pay_order, return_order_lines
 from tonari.orders.schemas import OrderPlace, OrderReturnIn
-from tonari.orders.service import cancel_order, pay_order, place_order, return_order_lines
+from tonari.orders.service import place_order
 from tonari.tenants.service import Principal
 
 T0 = datetime.fromisoformat("2025-03-10T12:00:00+03:00")

@@ -23,8 +23,9 @@ from tonari.ledger.jobs import expire_batch, release_pending_batch
 from tonari.ledger.verify import verify_ledger
 from tonari.models.ledger import LedgerAccount, LedgerPosting
 from tonari.models.orders import OrderLine
+from tonari.orders.changes import cancel_order, pay_order, return_order_lines
 from tonari.orders.schemas import OrderPlace, OrderReturnIn
-from tonari.orders.service import cancel_order, pay_order, place_order, return_order_lines
+from tonari.orders.service import place_order
 from tonari.tenants.service import Principal
 
 START = datetime.fromisoformat("2024-01-01T10:00:00+00:00")

@@ -44,8 +44,9 @@ from tonari.models.customers import Customer
 from tonari.models.ledger import LedgerAccount
 from tonari.models.orders import Order
 from tonari.models.tenants import Tenant
+from tonari.orders.changes import cancel_order, return_order_lines
 from tonari.orders.schemas import CartIn, OrderLineIn, OrderPlace, OrderReturnIn, ReturnLineIn
-from tonari.orders.service import calculate_order, cancel_order, place_order, return_order_lines
+from tonari.orders.service import calculate_order, place_order
 from tonari.programs.schemas import CustomerType
 from tonari.programs.service import apply_programme
 from tonari.tenants.service import SCOPES, create_api_key, create_tenant

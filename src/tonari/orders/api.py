@@ -7,15 +7,9 @@ from fastapi.responses import JSONResponse
 
 from tonari.kit.api import PrincipalDep, SessionDep
 from tonari.kit.clock import ensure_aware, utcnow
+from tonari.orders.changes import cancel_order, order_view, pay_order, return_order_lines
 from tonari.orders.schemas import CartIn, OrderAction, OrderPlace, OrderReturnIn
-from tonari.orders.service import (
-    calculate_order,
-    cancel_order,
-    order_view,
-    pay_order,
-    place_order,
-    return_order_lines,
-)
+from tonari.orders.service import calculate_order, place_order
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"])
 OrderId = Annotated[str, Path(min_length=1, max_length=128)]

@@ -106,6 +106,30 @@ async def apply_tier_decision(
     )
 
 
+async def refresh_tier(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    programme: Programme,
+    customer_id: int,
+    at: datetime,
+    known: Any = None,
+) -> TierDecision:
+    """Re-evaluate one customer's tier and record the change, if any."""
+    decision = await reevaluate_tier(
+        session, programme=programme, customer_id=customer_id, at=at, known=known
+    )
+    await apply_tier_decision(
+        session,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        decision=decision,
+        programme=programme,
+        at=at,
+    )
+    return decision
+
+
 async def reevaluate_tiers_batch(
     session: AsyncSession,
     *,
@@ -137,19 +161,10 @@ async def reevaluate_tiers_batch(
     ).all()
     changed = 0
     for row in rows:
-        decision = await reevaluate_tier(
-            session, programme=programme, customer_id=row.customer_id, at=now
+        decision = await refresh_tier(
+            session, tenant_id=tenant_id, programme=programme, customer_id=row.customer_id, at=now
         )
-        if decision.changed:
-            await apply_tier_decision(
-                session,
-                tenant_id=tenant_id,
-                customer_id=row.customer_id,
-                decision=decision,
-                programme=programme,
-                at=now,
-            )
-            changed += 1
+        changed += int(decision.changed)
     next_cursor = rows[-1].customer_id if len(rows) == limit else None
     return next_cursor, changed
 
