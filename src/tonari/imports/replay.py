@@ -178,7 +178,7 @@ def _reevaluate(plan: CustomerPlan, programme: Programme, at: datetime) -> TierD
 
 
 def _settle_debt(state: CustomerState, lots: list[PlannedLot]) -> None:
-    """New available points pay an existing debt first (as ``_settle_debt_from_lots``)."""
+    """New available points pay an existing debt first (as ``settle_debt_from_lots``)."""
     for lot in lots:
         if state.debt <= 0:
             break

@@ -19,9 +19,9 @@ from tonari.ledger.service import (
     PENDING,
     LockedAccount,
     Movement,
-    _settle_debt_from_lots,
     due_lots_condition,
     releasable_order_condition,
+    settle_debt_from_lots,
     system_account,
     write_entry,
 )
@@ -119,7 +119,7 @@ async def release_pending_batch(
             .values(state=AVAILABLE)
         )
         if account.debt > 0:
-            await _settle_debt_from_lots(
+            await settle_debt_from_lots(
                 session, account, [(lot.id, lot.remaining) for lot in lots if lot.remaining]
             )
         result.accounts += 1

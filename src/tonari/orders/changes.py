@@ -15,6 +15,7 @@ from tonari.kit.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from tonari.kit.hashing import canonical_hash
 from tonari.kit.money import divide
 from tonari.kit.outbox import record_event
+from tonari.ledger import reversals
 from tonari.ledger import service as ledger
 from tonari.models.customers import Customer
 from tonari.models.orders import Order, OrderLine, OrderReturn
@@ -150,7 +151,7 @@ async def _reverse_lines(
         take = earned_target - line.points_taken_back
         give = spent_target - line.points_restored
         if account is not None:
-            recovered, short = await ledger.take_back_earned(
+            recovered, short = await reversals.take_back_earned(
                 session,
                 account,
                 order_id=order.id,
@@ -163,7 +164,7 @@ async def _reverse_lines(
             )
             taken_back += recovered
             shortfall += short
-            restored += await ledger.give_back_draws(
+            restored += await reversals.give_back_draws(
                 session,
                 account,
                 order_id=order.id,
