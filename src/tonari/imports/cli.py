@@ -68,6 +68,13 @@ def register(import_app: typer.Typer) -> None:
         ] = None,
         chunk: Annotated[int, typer.Option(help="Orders per transaction")] = 5_000,
         writers: Annotated[int, typer.Option(help="Chunks written at once")] = 2,
+        posting_per_lot: Annotated[
+            bool,
+            typer.Option(
+                help="One posting per lot, exactly as the API writes (slower); by default one "
+                "per account and bucket per entry, the lots keeping the per-line detail"
+            ),
+        ] = False,
     ) -> None:
         """Replay past orders through the programme's rules: lots, expiries, tiers, balances.
 
@@ -114,6 +121,7 @@ def register(import_app: typer.Typer) -> None:
                     chunk_orders=chunk,
                     writers=writers,
                     progress=show,
+                    posting_per_lot=posting_per_lot,
                 )
             finally:
                 await db.dispose()
