@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.factories import TenantFixture, make_tenant
 from tonari.app import create_app
 from tonari.db import Database, libpq_dsn, start_embedded_postgres
-from tonari.kit.api import get_session
+from tonari.kit.api import get_read_session, get_session
 from tonari.migrate import upgrade_database
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,6 +89,7 @@ async def client(database: Database, session: AsyncSession) -> AsyncIterator[htt
             raise
 
     app.dependency_overrides[get_session] = test_session
+    app.dependency_overrides[get_read_session] = test_session
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     async with httpx.AsyncClient(transport=transport, base_url="http://tonari.test") as http:
         yield http

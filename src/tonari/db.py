@@ -99,6 +99,10 @@ class Database:
         self.url = url
         self.engine = create_engine_for(url, pool_size=pool_size, max_overflow=max_overflow)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads that need no snapshot (pricing a cart, personal prices) skip BEGIN/COMMIT.
+        self.read_sessions = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -110,6 +114,12 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[AsyncSession]:
+        """Autocommit reads: each statement sees the latest committed data; nothing is written."""
+        async with self.read_sessions() as session:
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

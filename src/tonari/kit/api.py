@@ -20,6 +20,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """For read-only hot paths: no transaction round trips (see ``Database.reads``)."""
+    async with request.app.state.database.reads() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
+
+
 def _raw_key(authorization: str | None, x_api_key: str | None) -> str | None:
     if x_api_key:
         return x_api_key
@@ -37,3 +46,15 @@ async def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_read_principal(
+    session: ReadSessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Principal:
+    """The caller of a read-only endpoint, checked on the same autocommit session."""
+    return await authenticate(session, _raw_key(authorization, x_api_key))
+
+
+ReadPrincipalDep = Annotated[Principal, Depends(get_read_principal)]

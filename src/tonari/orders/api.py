@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 from fastapi.responses import JSONResponse
 
-from tonari.kit.api import PrincipalDep, SessionDep
+from tonari.kit.api import PrincipalDep, ReadPrincipalDep, ReadSessionDep, SessionDep
 from tonari.kit.clock import ensure_aware, utcnow
 from tonari.orders.changes import cancel_order, order_view, pay_order, return_order_lines
 from tonari.orders.schemas import CartIn, OrderAction, OrderPlace, OrderReturnIn
@@ -20,7 +20,9 @@ def _moment(body: OrderAction | None) -> Any:
 
 
 @router.post("/calculate", summary="Price a cart for a customer, with no side effects")
-async def calculate(body: CartIn, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
+async def calculate(
+    body: CartIn, session: ReadSessionDep, principal: ReadPrincipalDep
+) -> JSONResponse:
     principal.require("orders:write")
     # Plain JSON types only: answered without FastAPI's generic encoder (the hot path).
     return JSONResponse(

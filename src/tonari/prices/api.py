@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from tonari.kit.api import PrincipalDep, SessionDep
+from tonari.kit.api import ReadPrincipalDep, ReadSessionDep
 from tonari.kit.clock import utcnow
 from tonari.prices.service import PricesIn, personal_prices
 
@@ -11,7 +11,9 @@ router = APIRouter(prefix="/v1/prices", tags=["prices"])
 
 
 @router.post("", summary="Personal prices for up to 500 products for one customer")
-async def prices(body: PricesIn, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
+async def prices(
+    body: PricesIn, session: ReadSessionDep, principal: ReadPrincipalDep
+) -> JSONResponse:
     principal.require("customers:read")
     # Plain JSON types only: answered without FastAPI's generic encoder (the hot path).
     return JSONResponse(
