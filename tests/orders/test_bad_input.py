@@ -176,3 +176,32 @@ async def test_idempotency_key_header_makes_programme_apply_happen_once(client, 
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "idempotency_key_reused"
     assert len((await client.get("/v1/programmes", headers=tenant.headers)).json()) == 2
+
+
+async def test_numbers_too_big_for_a_64_bit_column_are_refused(client, tenant) -> None:
+    huge_line = {"product_id": "gold-bar", "unit_price": 10**13, "quantity": 100_000}
+    response = await client.post(
+        "/v1/orders/calculate", json={"lines": [huge_line] * 3}, headers=tenant.headers
+    )
+    assert response.status_code == 422 and response.json()["error"]["field"] == "lines"
+    response = await client.get(
+        "/v1/webhook-endpoints/99999999999999999999999/deliveries", headers=tenant.headers
+    )
+    assert response.status_code == 422 and response.json()["error"]["field"] == "endpoint_id"
+    response = await client.put(
+        "/v1/products",
+        headers=tenant.headers,
+        json={"products": [{"product_id": "x", "name": "X", "price": 10**19}]},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "products.0.price"
+
+
+async def test_the_same_product_twice_in_one_upsert_is_refused(client, tenant) -> None:
+    product = {"product_id": "p", "name": "P", "price": 1}
+    response = await client.put(
+        "/v1/products", json={"products": [product, product]}, headers=tenant.headers
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "products"
+    assert "appears twice" in response.json()["error"]["message"]

@@ -10,6 +10,7 @@ from tonari.customers.service import customer_profile, get_customer, upsert_cust
 from tonari.kit.api import PrincipalDep, SessionDep
 from tonari.kit.clock import utcnow
 from tonari.kit.errors import NotFound
+from tonari.kit.limits import MAX_ID
 from tonari.ledger.adjustments import AdjustmentIn, adjust_points
 from tonari.models.ledger import LedgerEntry, LedgerPosting
 from tonari.programs.service import programme_in_force
@@ -87,7 +88,7 @@ async def ledger_history(
     session: SessionDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> dict[str, Any]:
     principal.require("customers:read")
     customer = await get_customer(session, tenant_id=principal.tenant_id, external_id=external_id)

@@ -3,9 +3,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from tonari.customers.schemas import CustomerReference
+from tonari.kit.limits import MAX_CART_TOTAL, MAX_POINTS, MAX_UNIT_PRICE
 
 MAX_LINES = 200
 
@@ -17,7 +26,7 @@ class Strict(BaseModel):
 class OrderLineIn(Strict):
     product_id: str = Field(min_length=1, max_length=128)
     category: str | None = Field(default=None, max_length=120)
-    unit_price: StrictInt = Field(ge=0, le=10**13, description="Minor units, an integer")
+    unit_price: StrictInt = Field(ge=0, le=MAX_UNIT_PRICE, description="Minor units, an integer")
     quantity: StrictInt = Field(ge=1, le=100_000)
 
 
@@ -27,10 +36,18 @@ class CartIn(Strict):
     )
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
-    points_to_spend: StrictInt = Field(default=0, ge=0)
+    points_to_spend: StrictInt = Field(default=0, ge=0, le=MAX_POINTS)
     at: datetime | None = Field(
         default=None, description="Moment to price at (default now); must carry an offset"
     )
+
+    @field_validator("lines")
+    @classmethod
+    def _total_fits(cls, lines: list[OrderLineIn]) -> list[OrderLineIn]:
+        total = sum(line.unit_price * line.quantity for line in lines)
+        if total > MAX_CART_TOTAL:
+            raise ValueError(f"the cart totals {total} minor units; at most {MAX_CART_TOTAL}")
+        return lines
 
 
 class OrderPlace(CartIn):
@@ -47,8 +64,8 @@ class OrderPlace(CartIn):
 
 
 class ReturnLineIn(Strict):
-    line_no: StrictInt = Field(ge=1)
-    quantity: StrictInt = Field(ge=1)
+    line_no: StrictInt = Field(ge=1, le=MAX_LINES)
+    quantity: StrictInt = Field(ge=1, le=100_000)
 
 
 class OrderReturnIn(Strict):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonari.customers.schemas import CustomerReference
 from tonari.customers.service import find_customer_row
 from tonari.kit.errors import ValidationFailed
+from tonari.kit.limits import MAX_UNIT_PRICE
 from tonari.models.catalog import Product
 from tonari.programs.schemas import CustomerType
 from tonari.programs.service import programme_in_force
@@ -32,7 +33,9 @@ MAX_PRODUCTS = 500
 class PricedProductIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product_id: str = Field(min_length=1, max_length=128)
-    price: StrictInt | None = Field(default=None, ge=0, description="Minor units; else catalogue")
+    price: StrictInt | None = Field(
+        default=None, ge=0, le=MAX_UNIT_PRICE, description="Minor units; else catalogue"
+    )
     category: str | None = None
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from tonari.kit.api import PrincipalDep, SessionDep
 from tonari.kit.clock import utcnow
 from tonari.kit.idempotency import run_once
+from tonari.kit.limits import MAX_ID
 from tonari.models.outbox import WebhookEndpoint
 from tonari.webhooks.service import (
     generate_endpoint_secret,
@@ -106,7 +107,7 @@ async def list_endpoints(session: SessionDep, principal: PrincipalDep) -> list[d
 
 @router.delete("/{endpoint_id}", status_code=204, summary="Remove an endpoint")
 async def delete_endpoint(
-    endpoint_id: Annotated[int, Path(ge=1)], session: SessionDep, principal: PrincipalDep
+    endpoint_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, principal: PrincipalDep
 ) -> None:
     principal.require("webhooks:manage")
     endpoint = await get_endpoint(session, tenant_id=principal.tenant_id, endpoint_id=endpoint_id)
@@ -118,11 +119,11 @@ async def delete_endpoint(
     summary="The endpoint's deliveries, newest first, each with its attempts",
 )
 async def deliveries(
-    endpoint_id: Annotated[int, Path(ge=1)],
+    endpoint_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
     principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: Annotated[Literal["pending", "delivered", "failed"] | None, Query()] = None,
 ) -> dict[str, Any]:
     principal.require("webhooks:manage")
@@ -141,8 +142,8 @@ async def deliveries(
     summary="Send a delivery again as soon as a worker is free (same webhook-id)",
 )
 async def retry(
-    endpoint_id: Annotated[int, Path(ge=1)],
-    delivery_id: Annotated[int, Path(ge=1)],
+    endpoint_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    delivery_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: SessionDep,
     principal: PrincipalDep,
 ) -> dict[str, Any]:
