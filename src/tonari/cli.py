@@ -324,13 +324,16 @@ def ledger_verify(
 def ledger_run_jobs(
     batch: Annotated[int, typer.Option(help="Accounts per transaction")] = 200,
 ) -> None:
-    """Release pending points and expire points now, batch by batch, until nothing is due."""
-    from tonari.ledger.runner import run_ledger_jobs
+    """Release pending points, expire points and remind of expiring ones, batch by batch."""
+    from tonari.ledger.runner import run_expiry_reminders, run_ledger_jobs
 
-    released, expired = asyncio.run(run_ledger_jobs(database_url(), batch=batch))
+    url = database_url()
+    released, expired = asyncio.run(run_ledger_jobs(url, batch=batch))
+    reminded = asyncio.run(run_expiry_reminders(url, batch=batch))
     console.print(
         f"released {released.points} points in {released.lots} lots; "
-        f"expired {expired.points} points in {expired.lots} lots"
+        f"expired {expired.points} points in {expired.lots} lots; "
+        f"{reminded} customers reminded of points about to expire"
     )
 
 

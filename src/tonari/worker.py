@@ -9,7 +9,7 @@ adds throughput and a worker killed at any moment loses nothing:
   webhooks for up to one tick; when the backlog is larger than one worker's lanes it defers
   helper jobs (``tonari.webhooks.deliver``) that other workers pick up.
 * ``tonari.ledger.tick`` (every minute): release pending points whose return window is over
-  and expire points, batch by batch.
+  and expire points, batch by batch, then write ``points.expiring`` reminders.
 * ``tonari.tiers.reevaluate`` (hourly, each tenant just after its local midnight): tier
   downgrades and rolling or previous-month qualification, which move without a purchase.
 * ``tonari.jobs.cleanup`` (hourly): forget finished jobs older than a day and fail jobs left
@@ -32,7 +32,11 @@ from procrastinate.jobs import Status
 from tonari.config import Settings, get_settings
 from tonari.db import Database, libpq_dsn
 from tonari.kit.clock import utcnow
-from tonari.ledger.runner import run_ledger_jobs, run_tier_reevaluation
+from tonari.ledger.runner import (
+    run_expiry_reminders,
+    run_ledger_jobs,
+    run_tier_reevaluation,
+)
 from tonari.webhooks.delivery import count_due_deliveries, deliver_due, process_webhooks
 
 logger = logging.getLogger(__name__)
@@ -107,7 +111,12 @@ def create_worker_app(url: str, *, settings: Settings | None = None) -> procrast
     async def ledger_tick(context: JobContext, timestamp: int) -> dict[str, int]:
         db = _database(context)
         released, expired = await run_ledger_jobs(db.url, database=db)
-        return {"released_lots": released.lots, "expired_lots": expired.lots}
+        reminded = await run_expiry_reminders(db.url, database=db)
+        return {
+            "released_lots": released.lots,
+            "expired_lots": expired.lots,
+            "expiry_reminders": reminded,
+        }
 
     @app.periodic(cron="5 * * * *")
     @app.task(

@@ -341,3 +341,32 @@ async def test_manual_adjustments_are_idempotent_and_audited(session, tenant) ->
     ]
     assert await _system(session, tenant.id, "adjustments") == -200
     await _ok(session, tenant.id)
+
+
+async def test_customers_are_reminded_once_before_points_expire(session, tenant) -> None:
+    from tonari.ledger.jobs import remind_expiring_batch
+    from tonari.models.outbox import OutboxEvent
+
+    await _customer(session, tenant.id)
+    await _place(
+        session, tenant.id, "o1", [{"product_id": "a", "unit_price": 1_000_000, "quantity": 1}]
+    )
+    await release_pending_batch(session, now=T0 + timedelta(days=15), tenant_id=tenant.id)
+    # Expires when March 2026 ends (Moscow); reminders go 14 days ahead.
+    early = datetime.fromisoformat("2026-03-10T12:00:00+03:00")
+    assert (await remind_expiring_batch(session, tenant_id=tenant.id, days=14, now=early)).lots == 0
+    due = datetime.fromisoformat("2026-03-20T12:00:00+03:00")
+    done = await remind_expiring_batch(session, tenant_id=tenant.id, days=14, now=due)
+    assert (done.accounts, done.points) == (1, 500)
+    again = await remind_expiring_batch(session, tenant_id=tenant.id, days=14, now=due)
+    assert again.accounts == 0, "each lot is reminded once"
+    events = list(
+        await session.scalars(
+            select(OutboxEvent).where(
+                OutboxEvent.tenant_id == tenant.id, OutboxEvent.event_type == "points.expiring"
+            )
+        )
+    )
+    assert len(events) == 1
+    assert events[0].payload["points"] == 500
+    assert events[0].payload["earliest_expires_at"] == "2026-03-31T21:00:00+00:00"

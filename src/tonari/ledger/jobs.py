@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.ledger.service import (
@@ -167,4 +167,80 @@ async def expire_batch(
         result.accounts += 1
         result.lots += len(lots)
         result.points += sum(lot.remaining for lot in lots)
+    return result
+
+
+async def remind_expiring_batch(
+    session: AsyncSession, *, tenant_id: int, days: int, now: datetime, limit: int = 200
+) -> BatchResult:
+    """Write one ``points.expiring`` event per customer for lots expiring within ``days``.
+
+    Each lot is reminded once (``expiry_reminded_at``); accounts are taken with SKIP LOCKED
+    like the other jobs, so several workers never remind twice.
+    """
+    from datetime import timedelta
+
+    from tonari.kit.outbox import record_event
+    from tonari.models.customers import Customer
+
+    horizon = now + timedelta(days=days)
+    due = and_(
+        PointLot.tenant_id == tenant_id,
+        PointLot.state == AVAILABLE,
+        PointLot.remaining > 0,
+        PointLot.expiry_reminded_at.is_(None),
+        PointLot.expires_at <= horizon,
+        PointLot.expires_at > now,
+    )
+    accounts = list(
+        await session.scalars(
+            select(LedgerAccount.id)
+            .where(
+                LedgerAccount.id.in_(
+                    select(PointLot.account_id).where(due).distinct().limit(limit * 4)
+                )
+            )
+            .order_by(LedgerAccount.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    result = BatchResult()
+    for account_id in accounts:
+        lots = (
+            await session.execute(
+                select(PointLot.id, PointLot.remaining, PointLot.expires_at, Customer.external_id)
+                .join(Customer, Customer.id == PointLot.customer_id)
+                .where(due, PointLot.account_id == account_id)
+                .order_by(PointLot.expires_at)
+            )
+        ).all()
+        if not lots:
+            continue
+        points = sum(lot.remaining for lot in lots)
+        await record_event(
+            session,
+            tenant_id=tenant_id,
+            event_type="points.expiring",
+            subject=lots[0].external_id,
+            payload={
+                "customer": lots[0].external_id,
+                "points": points,
+                "earliest_expires_at": lots[0].expires_at.isoformat(),
+                "lots": [
+                    {"points": lot.remaining, "expires_at": lot.expires_at.isoformat()}
+                    for lot in lots
+                ],
+            },
+            occurred_at=now,
+        )
+        await session.execute(
+            update(PointLot)
+            .where(PointLot.id.in_([lot.id for lot in lots]))
+            .values(expiry_reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        result.accounts += 1
+        result.lots += len(lots)
+        result.points += points
     return result

@@ -80,3 +80,46 @@ async def run_tier_reevaluation(
         if database is None:
             await db.dispose()
     return changed
+
+
+async def run_expiry_reminders(
+    url: str, *, batch: int = 200, database: Database | None = None
+) -> int:
+    """Remind every tenant's customers of points about to expire; returns events written."""
+    from sqlalchemy import select
+
+    from tonari.kit.errors import NotFound
+    from tonari.ledger.jobs import remind_expiring_batch
+    from tonari.models.tenants import Tenant
+    from tonari.programs.service import programme_in_force
+
+    db = database or Database(url, pool_size=1, max_overflow=1)
+    reminded = 0
+    try:
+        async with db.transaction() as session:
+            tenant_ids = list(await session.scalars(select(Tenant.id).order_by(Tenant.id)))
+        for tenant_id in tenant_ids:
+            now = utcnow()
+            async with db.transaction() as session:
+                try:
+                    _, programme = await programme_in_force(session, tenant_id=tenant_id, at=now)
+                except NotFound:
+                    continue
+            if programme.expiry_reminder_days == 0:
+                continue
+            while True:
+                async with db.transaction() as session:
+                    done = await remind_expiring_batch(
+                        session,
+                        tenant_id=tenant_id,
+                        days=programme.expiry_reminder_days,
+                        now=now,
+                        limit=batch,
+                    )
+                reminded += done.accounts
+                if done.accounts == 0:
+                    break
+    finally:
+        if database is None:
+            await db.dispose()
+    return reminded

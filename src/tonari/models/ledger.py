@@ -102,6 +102,13 @@ class PointLot(TenantScoped, Base):
             "expires_at",
             postgresql_where=text("state = 'available' AND remaining > 0"),
         ),
+        Index(
+            "ix_point_lots_reminder_due",
+            "expires_at",
+            postgresql_where=text(
+                "state = 'available' AND remaining > 0 AND expiry_reminded_at IS NULL"
+            ),
+        ),
         Index("ix_point_lots_order", "order_id"),
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_range"),
     )
@@ -118,6 +125,7 @@ class PointLot(TenantScoped, Base):
     earned_at: Mapped[datetime]
     pending_until: Mapped[datetime]
     expires_at: Mapped[datetime | None]
+    expiry_reminded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
 
 

@@ -145,6 +145,9 @@ class Programme(Strict):
     qualification: Qualification = Qualification()
     downgrade: Downgrade = Downgrade()
     pending_days: int = Field(default=0, ge=0, le=365)
+    expiry_reminder_days: int = Field(
+        default=14, ge=0, le=365, description="Emit points.expiring this many days ahead; 0 = off"
+    )
     expiry: Expiry = Expiry()
     max_points_share_bp: int = Field(default=5_000, ge=0, le=10_000)
     earn_base: EarnBase = EarnBase.PAID_AMOUNT

@@ -26,6 +26,7 @@ EVENT_TYPES = (
     "order.cancelled",
     "order.returned",
     "customer.tier_changed",
+    "points.expiring",
 )
 
 
