@@ -106,3 +106,19 @@ def test_revoked_key_is_refused_at_once(database_url: str) -> None:
     assert asyncio.run(status()) == 401
     again = tonari(database_url, "apikey", "revoke", "-t", slug, prefix)
     assert again.returncode == 2 and "no active key" in again.stderr
+
+
+def test_scheduled_work_runs_from_the_cli(database_url: str, committed_tenant) -> None:
+    import asyncio
+
+    from tests.concurrency.test_shared_account import _setup_shared_customer
+
+    asyncio.run(_setup_shared_customer(database_url, committed_tenant.id, 100))
+    jobs = tonari(database_url, "ledger", "run-jobs")
+    assert jobs.returncode == 0, jobs.stderr
+    assert "released" in jobs.stdout and "reminded" in jobs.stdout
+    tiers = tonari(database_url, "ledger", "reevaluate-tiers")
+    assert tiers.returncode == 0, tiers.stderr
+    assert "tiers changed" in tiers.stdout
+    verified = tonari(database_url, "ledger", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
