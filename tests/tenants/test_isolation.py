@@ -86,6 +86,7 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
         ("DELETE", f"/v1/webhook-endpoints/{endpoint_id}", None, {404}),
         ("GET", f"/v1/webhook-endpoints/{endpoint_id}/deliveries", None, {404}),
         ("POST", f"/v1/webhook-endpoints/{endpoint_id}/deliveries/1/retry", None, {404}),
+        ("POST", f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret", None, {404}),
     ]
     for method, path, body, expected in cases:
         response = await client.request(method, path, json=body, headers=b)

@@ -337,3 +337,50 @@ async def test_idempotency_key_registers_one_endpoint(client, tenant) -> None:
     assert first.json() == again.json()
     listed = await client.get("/v1/webhook-endpoints", headers=tenant.headers)
     assert len(listed.json()) == 1
+
+
+async def test_rotated_secret_signs_with_both_during_the_overlap(client, session, tenant) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from standardwebhooks.webhooks import Webhook
+
+    from tonari.webhooks.delivery import signed_headers
+    from tonari.webhooks.service import ClaimedDelivery
+
+    created = await client.post(
+        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/x"}, headers=tenant.headers
+    )
+    endpoint_id, old_secret = created.json()["id"], created.json()["secret"]
+    rotated = await client.post(
+        f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        json={"keep_previous_hours": 24},
+        headers=tenant.headers,
+    )
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["secret"]
+    assert new_secret != old_secret and rotated.json()["previous_secret_valid_until"]
+    now = datetime.now(UTC)
+    delivery = ClaimedDelivery(
+        id=1,
+        tenant_id=tenant.id,
+        endpoint_id=endpoint_id,
+        url="http://127.0.0.1:9/x",
+        secret=new_secret,
+        attempts=1,
+        lease_until=now + timedelta(minutes=1),
+        event_id="evt_rotation",
+        event_type="order.placed",
+        occurred_at=now,
+        payload={},
+        previous_secret=old_secret,
+    )
+    body = '{"type":"order.placed"}'
+    headers = signed_headers(delivery, body, at=now)
+    for secret in (old_secret, new_secret):
+        Webhook(secret).verify(body, headers)  # raises if no signature matches
+    other = await client.post(
+        f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+        json={"keep_previous_hours": 0},
+        headers=tenant.headers,
+    )
+    assert other.json()["previous_secret_valid_until"] is None

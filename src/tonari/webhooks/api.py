@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response
@@ -11,11 +12,13 @@ from tonari.kit.clock import utcnow
 from tonari.kit.idempotency import run_once
 from tonari.kit.limits import MAX_ID
 from tonari.models.outbox import WebhookEndpoint
+from tonari.tenants.service import audit
 from tonari.webhooks.service import (
     generate_endpoint_secret,
     get_endpoint,
     list_deliveries,
     retry_delivery,
+    rotate_endpoint_secret,
 )
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
@@ -156,3 +159,42 @@ async def retry(
         delivery_id=delivery_id,
         now=utcnow(),
     )
+
+
+class RotateSecretIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    keep_previous_hours: int = Field(
+        default=24, ge=0, le=168, description="Sign with the old secret too for this long"
+    )
+
+
+@router.post(
+    "/{endpoint_id}/rotate-secret",
+    summary="Replace the signing secret; the old one keeps signing for an overlap",
+)
+async def rotate_secret(
+    endpoint_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    session: SessionDep,
+    principal: PrincipalDep,
+    body: RotateSecretIn | None = None,
+) -> dict[str, Any]:
+    principal.require("webhooks:manage")
+    hours = (body or RotateSecretIn()).keep_previous_hours
+    endpoint = await rotate_endpoint_secret(
+        session,
+        tenant_id=principal.tenant_id,
+        endpoint_id=endpoint_id,
+        overlap=timedelta(hours=hours),
+        now=utcnow(),
+    )
+    await audit(
+        session,
+        principal,
+        action="webhook.rotate_secret",
+        subject=str(endpoint_id),
+        details={"keep_previous_hours": hours},
+    )
+    return {
+        **_view(endpoint, with_secret=True),
+        "previous_secret_valid_until": endpoint.previous_secret_expires_at,
+    }

@@ -59,6 +59,11 @@ def signed_headers(delivery: ClaimedDelivery, body: str, *, at: datetime) -> dic
     """Standard Webhooks headers. ``webhook-id`` is the event id, the same on every retry, so
     receivers can drop duplicates."""
     signature = Webhook(delivery.secret).sign(msg_id=delivery.event_id, timestamp=at, data=body)
+    if delivery.previous_secret:
+        # Standard Webhooks allows several space-separated signatures: during a rotation a
+        # receiver still holding the old secret verifies the old one.
+        old = Webhook(delivery.previous_secret)
+        signature += " " + old.sign(msg_id=delivery.event_id, timestamp=at, data=body)
     return {
         "webhook-id": delivery.event_id,
         "webhook-timestamp": str(int(at.timestamp())),

@@ -139,6 +139,27 @@ class ClaimedDelivery:
     event_type: str
     occurred_at: datetime
     payload: dict[str, Any]
+    previous_secret: str | None = None
+    """Still signed with during a rotation's overlap, so receivers can switch at leisure."""
+
+
+def _previous_secret(endpoint: Any, now: datetime) -> str | None:
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret and expires is not None and expires > now:
+        return str(endpoint.previous_secret)
+    return None
+
+
+async def rotate_endpoint_secret(
+    session: AsyncSession, *, tenant_id: int, endpoint_id: int, overlap: timedelta, now: datetime
+) -> WebhookEndpoint:
+    """A new secret; deliveries are signed with both for ``overlap`` (none when zero)."""
+    endpoint = await get_endpoint(session, tenant_id=tenant_id, endpoint_id=endpoint_id)
+    endpoint.previous_secret = endpoint.secret if overlap > timedelta(0) else None
+    endpoint.previous_secret_expires_at = now + overlap if overlap > timedelta(0) else None
+    endpoint.secret = generate_endpoint_secret()
+    await session.flush()
+    return endpoint
 
 
 async def claim_due_deliveries(
@@ -183,9 +204,13 @@ async def claim_due_deliveries(
     endpoints = {
         row.id: row
         for row in await session.execute(
-            select(WebhookEndpoint.id, WebhookEndpoint.url, WebhookEndpoint.secret).where(
-                WebhookEndpoint.id.in_({c.endpoint_id for c in claimed})
-            )
+            select(
+                WebhookEndpoint.id,
+                WebhookEndpoint.url,
+                WebhookEndpoint.secret,
+                WebhookEndpoint.previous_secret,
+                WebhookEndpoint.previous_secret_expires_at,
+            ).where(WebhookEndpoint.id.in_({c.endpoint_id for c in claimed}))
         )
     }
     events = {
@@ -213,6 +238,7 @@ async def claim_due_deliveries(
             event_type=events[c.event_id].event_type,
             occurred_at=events[c.event_id].occurred_at,
             payload=events[c.event_id].payload,
+            previous_secret=_previous_secret(endpoints[c.endpoint_id], now),
         )
         for c in sorted(claimed, key=lambda c: c.id)
     ]
