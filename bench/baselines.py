@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
@@ -44,12 +45,15 @@ async def _connect(database_url: str) -> asyncpg.Connection:
     return await asyncpg.connect(libpq_dsn(database_url), server_settings={"timezone": "UTC"})
 
 
-async def calculate_sql(
-    database_url: str, data: BenchData, *, requests: int, warmup: int, time_limit: float
+async def _timed_iterations(
+    database_url: str,
+    *,
+    requests: int,
+    warmup: int,
+    time_limit: float,
+    iteration: Callable[[asyncpg.Connection], Awaitable[None]],
 ) -> list[float]:
-    """Per-iteration milliseconds of the calculate endpoint's SQL, in one transaction."""
-    key_hash = hashlib.sha256(data.api_key.encode()).hexdigest()
-    rng = random.Random(11)
+    """Milliseconds of each ``iteration`` (one transaction), after ``warmup`` unmeasured ones."""
     conn = await _connect(database_url)
     timings: list[float] = []
     deadline = time.monotonic() + time_limit
@@ -57,20 +61,34 @@ async def calculate_sql(
         for index in range(warmup + requests):
             if time.monotonic() > deadline:
                 break
-            external_id = rng.choice(data.customers)
             started = time.perf_counter()
             async with conn.transaction():
-                key = await conn.fetchrow(API_KEY, key_hash)
-                assert key is not None
-                tenant_id = key["tenant_id"]
-                await conn.fetchrow(PROGRAMME_VERSION, tenant_id, datetime.now(UTC))
-                customer = await conn.fetch(CUSTOMER_WITH_ACCOUNT, tenant_id, external_id)
-                assert len(customer) == 1
+                await iteration(conn)
             if index >= warmup:
                 timings.append((time.perf_counter() - started) * 1000)
     finally:
         await conn.close()
     return timings
+
+
+async def calculate_sql(
+    database_url: str, data: BenchData, *, requests: int, warmup: int, time_limit: float
+) -> list[float]:
+    """Per-iteration milliseconds of the calculate endpoint's SQL, in one transaction."""
+    key_hash = hashlib.sha256(data.api_key.encode()).hexdigest()
+    rng = random.Random(11)
+
+    async def iteration(conn: asyncpg.Connection) -> None:
+        key = await conn.fetchrow(API_KEY, key_hash)
+        assert key is not None
+        tenant_id = key["tenant_id"]
+        await conn.fetchrow(PROGRAMME_VERSION, tenant_id, datetime.now(UTC))
+        customer = await conn.fetch(CUSTOMER_WITH_ACCOUNT, tenant_id, rng.choice(data.customers))
+        assert len(customer) == 1
+
+    return await _timed_iterations(
+        database_url, requests=requests, warmup=warmup, time_limit=time_limit, iteration=iteration
+    )
 
 
 async def prices_sql(
@@ -79,27 +97,19 @@ async def prices_sql(
     """Per-iteration milliseconds of personal prices' SQL, in one transaction."""
     key_hash = hashlib.sha256(data.api_key.encode()).hexdigest()
     rng = random.Random(13)
-    conn = await _connect(database_url)
-    timings: list[float] = []
-    deadline = time.monotonic() + time_limit
-    try:
-        for index in range(warmup + requests):
-            if time.monotonic() > deadline:
-                break
-            external_id = rng.choice(data.customers)
-            product_ids = [item.product_id for item in rng.sample(data.catalogue, PRICE_PRODUCTS)]
-            started = time.perf_counter()
-            async with conn.transaction():
-                key = await conn.fetchrow(API_KEY, key_hash)
-                assert key is not None
-                tenant_id = key["tenant_id"]
-                await conn.fetchrow(PROGRAMME_VERSION, tenant_id, datetime.now(UTC))
-                rows = await conn.fetch(PRODUCTS, tenant_id, product_ids)
-                assert len(rows) == PRICE_PRODUCTS
-                customer = await conn.fetch(CUSTOMER_WITH_ACCOUNT, tenant_id, external_id)
-                assert len(customer) == 1
-            if index >= warmup:
-                timings.append((time.perf_counter() - started) * 1000)
-    finally:
-        await conn.close()
-    return timings
+
+    async def iteration(conn: asyncpg.Connection) -> None:
+        external_id = rng.choice(data.customers)
+        product_ids = [item.product_id for item in rng.sample(data.catalogue, PRICE_PRODUCTS)]
+        key = await conn.fetchrow(API_KEY, key_hash)
+        assert key is not None
+        tenant_id = key["tenant_id"]
+        await conn.fetchrow(PROGRAMME_VERSION, tenant_id, datetime.now(UTC))
+        rows = await conn.fetch(PRODUCTS, tenant_id, product_ids)
+        assert len(rows) == PRICE_PRODUCTS
+        customer = await conn.fetch(CUSTOMER_WITH_ACCOUNT, tenant_id, external_id)
+        assert len(customer) == 1
+
+    return await _timed_iterations(
+        database_url, requests=requests, warmup=warmup, time_limit=time_limit, iteration=iteration
+    )

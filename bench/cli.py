@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import os
 import platform
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -124,21 +125,30 @@ def _errors_note(run: http_bench.HttpRun) -> list[str]:
     ]
 
 
-async def bench_calculate(
-    plan: Plan, database: BenchDatabase, data: BenchData, base_url: str
-) -> list[Result]:
+async def _endpoint_and_baseline(
+    plan: Plan,
+    database: BenchDatabase,
+    data: BenchData,
+    base_url: str,
+    *,
+    path: str,
+    make_body: Callable[[random.Random], dict[str, Any]],
+    seed: int,
+    baseline: Callable[..., Awaitable[list[float]]],
+) -> tuple[Any, Latencies, Latencies, Latencies]:
+    """One endpoint's sequential latencies and its raw-SQL baseline, measured back to back."""
     run = await http_bench.sequential(
         base_url,
         data,
-        path="/v1/orders/calculate",
-        make_body=lambda rng: calculate_body(data, rng),
+        path=path,
+        make_body=make_body,
         requests=plan.requests,
         warmup=plan.warmup,
         time_limit=plan.sequential_time_limit,
-        seed=21,
+        seed=seed,
     )
     sql = Latencies.of(
-        await baselines.calculate_sql(
+        await baseline(
             database.url,
             data,
             requests=plan.requests,
@@ -146,7 +156,22 @@ async def bench_calculate(
             time_limit=plan.sequential_time_limit,
         )
     )
-    server, client = Latencies.of(run.server_ms), Latencies.of(run.client_ms)
+    return run, Latencies.of(run.server_ms), Latencies.of(run.client_ms), sql
+
+
+async def bench_calculate(
+    plan: Plan, database: BenchDatabase, data: BenchData, base_url: str
+) -> list[Result]:
+    run, server, client, sql = await _endpoint_and_baseline(
+        plan,
+        database,
+        data,
+        base_url,
+        path="/v1/orders/calculate",
+        make_body=lambda rng: calculate_body(data, rng),
+        seed=21,
+        baseline=baselines.calculate_sql,
+    )
     label = f"raw SQL p95, {baselines.CALCULATE_STATEMENTS} selects"
     anchors = (
         ", ".join(f"{name} = {ms / server.p95:,.0f}× our p95" for name, ms in ANCHORS_MS.items())
@@ -196,26 +221,16 @@ async def bench_calculate(
 async def bench_prices(
     plan: Plan, database: BenchDatabase, data: BenchData, base_url: str
 ) -> list[Result]:
-    run = await http_bench.sequential(
-        base_url,
+    run, server, client, sql = await _endpoint_and_baseline(
+        plan,
+        database,
         data,
+        base_url,
         path="/v1/prices",
         make_body=lambda rng: prices_body(data, rng),
-        requests=plan.requests,
-        warmup=plan.warmup,
-        time_limit=plan.sequential_time_limit,
         seed=23,
+        baseline=baselines.prices_sql,
     )
-    sql = Latencies.of(
-        await baselines.prices_sql(
-            database.url,
-            data,
-            requests=plan.requests,
-            warmup=plan.warmup,
-            time_limit=plan.sequential_time_limit,
-        )
-    )
-    server, client = Latencies.of(run.server_ms), Latencies.of(run.client_ms)
     label = f"raw SQL p95, {baselines.PRICES_STATEMENTS} selects"
     details = {
         "server": server.__dict__,

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import REPO_ROOT
 from tonari.models.ledger import LedgerEntry
 from tonari.models.orders import Order
 
@@ -129,36 +125,18 @@ async def test_malformed_programme_through_the_api(client, tenant) -> None:
 
 
 def test_malformed_programme_file_on_the_cli(tmp_path, database_url) -> None:
+    from tests.cli.test_cli import tonari
+
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: X\ncurrency: RUB\npoint_value_minor: 100\ntiers: [\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "tonari.cli", "program", "apply", str(broken), "--tenant", "x"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env=_env(database_url),
-        timeout=60,
-    )
+    result = tonari(database_url, "program", "apply", str(broken), "--tenant", "x")
     assert result.returncode == 2
     assert "not valid YAML" in result.stderr
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text("name: X\ncurrency: RUB\npoint_value_minor: 100\ntiers: []\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "tonari.cli", "program", "apply", str(wrong), "--tenant", "nope"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        env=_env(database_url),
-        timeout=60,
-    )
+    result = tonari(database_url, "program", "apply", str(wrong), "--tenant", "nope")
     assert result.returncode == 2
     assert "tiers" in result.stderr
-
-
-def _env(database_url: str) -> dict[str, str]:
-    import os
-
-    return {**os.environ, "TONARI_DATABASE_URL": database_url, "COLUMNS": "200"}
 
 
 async def test_idempotency_key_header_makes_programme_apply_happen_once(client, tenant) -> None:
