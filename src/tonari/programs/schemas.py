@@ -11,9 +11,13 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from tonari.kit.money import Rounding
+from tonari.programs.kinds import CustomerType
+from tonari.rules.offers.conditions import CustomerTier
+from tonari.rules.offers.engine import OfferIndex
+from tonari.rules.offers.offer import Offer
 
 CURRENCY_MINOR_UNITS = {
     "RUB": 2,
@@ -32,12 +36,6 @@ CURRENCY_MINOR_UNITS = {
     "INR": 2,
     "BRL": 2,
 }
-
-
-class CustomerType(StrEnum):
-    PERSON = "person"
-    LEGAL_ENTITY = "legal_entity"
-    EMPLOYEE = "employee"
 
 
 class Strict(BaseModel):
@@ -155,6 +153,8 @@ class Programme(Strict):
     no_personal_price_for: list[CustomerType] = Field(default_factory=list)
     product_bonuses: list[ProductBonus] = Field(default_factory=list)
     max_cart_lines: int = Field(default=200, ge=1, le=1_000)
+    offers: list[Offer] = Field(default_factory=list, max_length=10_000)
+    _offer_index: OfferIndex | None = PrivateAttr(default=None)
 
     @field_validator("timezone")
     @classmethod
@@ -186,6 +186,37 @@ class Programme(Strict):
         if len(set(codes)) != len(codes):
             raise ValueError("tier codes must be unique")
         return self
+
+    @model_validator(mode="after")
+    def _offers_refer_to_known_things(self) -> Programme:
+        codes = [offer.code for offer in self.offers]
+        duplicates = sorted({code for code in codes if codes.count(code) > 1})
+        if duplicates:
+            raise ValueError(f"offer codes must be unique: {', '.join(duplicates)}")
+        known_codes = set(codes)
+        tier_codes = {tier.code for tier in self.tiers}
+        for position, offer in enumerate(self.offers):
+            unknown = [code for code in offer.not_combinable_with if code not in known_codes]
+            if unknown:
+                raise ValueError(
+                    f"offers[{position}] ({offer.code}): not_combinable_with names unknown "
+                    f"offer {unknown[0]!r}"
+                )
+            for condition in offer.conditions:
+                if isinstance(condition, CustomerTier):
+                    missing = [code for code in condition.tiers if code not in tier_codes]
+                    if missing:
+                        raise ValueError(
+                            f"offers[{position}] ({offer.code}): customer_tier names unknown "
+                            f"tier {missing[0]!r}"
+                        )
+        return self
+
+    def offer_index(self) -> OfferIndex:
+        """Built once per programme version: offers by the products they need."""
+        if self._offer_index is None:
+            self._offer_index = OfferIndex.build(self.offers)
+        return self._offer_index
 
     @property
     def zone(self) -> ZoneInfo:

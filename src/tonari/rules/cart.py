@@ -6,11 +6,22 @@ price shown on a catalogue page is the price the order is charged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from tonari.kit.money import BASIS_POINTS, Rounding, allocate, divide
-from tonari.programs.schemas import CustomerType, EarnBase, Programme, Tier
+from tonari.programs.schemas import EarnBase, Programme, Tier
 from tonari.rules.explain import Explanation
+from tonari.rules.offers.context import ANONYMOUS_SNAPSHOT, CustomerSnapshot, PresentedCode
+from tonari.rules.offers.engine import OffersOutcome, OfferTrace, apply_offers
+from tonari.rules.offers.state import (
+    EarnMode,
+    Issued,
+    OfferContext,
+    OfferEffects,
+    WorkingLine,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,26 +31,17 @@ class CartLine:
     unit_price: int
     quantity: int
     category: str | None = None
+    brand: str | None = None
+    on_sale: bool = False
 
     @property
     def total(self) -> int:
         return self.unit_price * self.quantity
 
 
-@dataclass(frozen=True, slots=True)
-class CustomerView:
-    """What the rules need to know about the buyer; ``None`` tier means anonymous."""
-
-    customer_type: CustomerType
-    tier_code: str | None
-    available_points: int
-
-    @property
-    def anonymous(self) -> bool:
-        return self.tier_code is None
-
-
-ANONYMOUS = CustomerView(customer_type=CustomerType.PERSON, tier_code=None, available_points=0)
+# The buyer as the rules see it; kept under its old name for the callers that build it by hand.
+CustomerView = CustomerSnapshot
+ANONYMOUS = ANONYMOUS_SNAPSHOT
 
 
 @dataclass(slots=True)
@@ -51,9 +53,11 @@ class LineResult:
     quantity: int
     regular_total: int
     max_points: int
+    discount: int = 0
     points_applied: int = 0
     price_to_pay: int = 0
     earn_rate_bp: int = 0
+    bonus_points: int = 0
     points_to_earn: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -64,10 +68,12 @@ class LineResult:
             "unit_price": self.unit_price,
             "quantity": self.quantity,
             "regular_total": self.regular_total,
+            "discount": self.discount,
             "max_points": self.max_points,
             "points_applied": self.points_applied,
             "price_to_pay": self.price_to_pay,
             "earn_rate_bp": self.earn_rate_bp,
+            "bonus_points": self.bonus_points,
             "points_to_earn": self.points_to_earn,
         }
 
@@ -80,10 +86,15 @@ class CartCalculation:
     max_points_spendable: int
     lines: list[LineResult]
     explanations: list[Explanation] = field(default_factory=list)
+    offers: OffersOutcome = field(default_factory=OffersOutcome)
 
     @property
     def total_regular(self) -> int:
         return sum(line.regular_total for line in self.lines)
+
+    @property
+    def discount_total(self) -> int:
+        return sum(line.discount for line in self.lines)
 
     @property
     def total_to_pay(self) -> int:
@@ -93,6 +104,20 @@ class CartCalculation:
     def points_to_earn(self) -> int:
         return sum(line.points_to_earn for line in self.lines)
 
+    @property
+    def issued(self) -> list[Issued]:
+        return [item for effects in self.offers.applied for item in effects.issued]
+
+    def stamps(self) -> dict[str, int]:
+        """Net stamps per card this order adds (negative when it uses more than it adds)."""
+        net: dict[str, int] = {}
+        for effects in self.offers.applied:
+            for card, count in effects.stamps_added.items():
+                net[card] = net.get(card, 0) + count
+            for card, count in effects.stamps_used.items():
+                net[card] = net.get(card, 0) - count
+        return net
+
     def as_dict(self) -> dict[str, object]:
         return {
             "tier": self.tier_code,
@@ -100,9 +125,18 @@ class CartCalculation:
             "points_applied": self.points_applied,
             "max_points_spendable": self.max_points_spendable,
             "total_regular": self.total_regular,
+            "discount_total": self.discount_total,
             "total_to_pay": self.total_to_pay,
             "points_to_earn": self.points_to_earn,
             "lines": [line.as_dict() for line in self.lines],
+            "offers": [trace.as_dict() for trace in self.offers.traces],
+            "offers_not_in_play": self.offers.not_candidates,
+            "issued": [
+                {"offer": i.offer_code, "kind": i.kind, "name": i.name, "quantity": i.quantity}
+                | ({"days": i.days} if i.days is not None else {})
+                for i in self.issued
+            ],
+            "stamps": self.stamps(),
             "explanations": [item.as_dict() for item in self.explanations],
         }
 
@@ -144,12 +178,131 @@ def points_for_amount(programme: Programme, amount: int, rate_bp: int) -> int:
     return divide(amount * rate_bp, BASIS_POINTS * programme.point_value_minor, rounding)
 
 
+def _working_lines(lines: list[CartLine]) -> list[WorkingLine]:
+    return [
+        WorkingLine(
+            line_no=line.line_no,
+            product_id=line.product_id,
+            category=line.category,
+            brand=line.brand,
+            on_sale=line.on_sale,
+            unit_price=line.unit_price,
+            quantity=line.quantity,
+        )
+        for line in lines
+    ]
+
+
+def _changed_rate(rate: int, mode: EarnMode, change_bp: int) -> int:
+    if mode is EarnMode.SET:
+        return change_bp
+    if mode is EarnMode.REPLACE_IF_HIGHER:
+        return max(rate, change_bp)
+    if mode is EarnMode.ADD:
+        return rate + change_bp
+    return rate * change_bp // BASIS_POINTS
+
+
+def _earn(
+    programme: Programme,
+    tier: Tier,
+    results: list[LineResult],
+    working: list[WorkingLine],
+    applied: dict[str, OfferEffects],
+    explanations: list[Explanation],
+) -> None:
+    """Points per line: the tier (or product bonus) rate, then each offer's change in the order
+    the offers applied, then fixed bonus points. Each offer's share is credited to it."""
+    for effects in applied.values():
+        effects.earn_points = 0
+    for result, line in zip(results, working, strict=True):
+        rate, why = earn_rate(programme, tier, result.product_id, result.category)
+        base = (
+            result.price_to_pay
+            if programme.earn_base is EarnBase.PAID_AMOUNT
+            else result.regular_total
+        )
+        points = points_for_amount(programme, base, rate)
+        for change in line.earn_changes:
+            offer = applied.get(change.offer_code)
+            if offer is None:
+                continue
+            rate = _changed_rate(rate, change.mode, change.rate_bp)
+            changed = points_for_amount(programme, base, rate)
+            offer.earn_points += changed - points
+            points = changed
+        bonus = sum(amount for code, amount in line.bonus_by_offer.items() if code in applied)
+        result.earn_rate_bp = rate
+        result.bonus_points = bonus
+        result.points_to_earn = points + bonus
+        if rate != tier.earn_rate_bp and not line.earn_changes:
+            explanations.append(Explanation("product_bonus", True, why, line_no=result.line_no))
+
+
+def _within_points_budgets(
+    programme: Programme,
+    outcome: OffersOutcome,
+    applied: dict[str, OfferEffects],
+    budgets_remaining: Mapping[str, int],
+) -> bool:
+    """Withdraw the offers whose points would overrun their budget; False if any was."""
+    within = True
+    for offer in programme.offers:
+        budget = offer.limits.budget_points
+        effects = applied.get(offer.code)
+        if budget is None or effects is None:
+            continue
+        left = budgets_remaining.get(offer.code, budget)
+        if effects.points <= left:
+            continue
+        within = False
+        del applied[offer.code]
+        outcome.applied = [item for item in outcome.applied if item.offer_code != offer.code]
+        outcome.traces = [
+            OfferTrace(
+                trace.code,
+                trace.name,
+                False,
+                f"points budget: {left:,} left, the offer would give {effects.points:,}",
+            )
+            if trace.code == offer.code
+            else trace
+            for trace in outcome.traces
+        ]
+    return within
+
+
 def calculate_cart(
     programme: Programme,
     lines: list[CartLine],
-    customer: CustomerView,
+    customer: CustomerSnapshot,
     points_requested: int = 0,
+    *,
+    at: datetime | None = None,
+    codes: Sequence[PresentedCode] = (),
+    channel: str | None = None,
+    partner: str | None = None,
+    budgets_remaining: Mapping[str, int] | None = None,
 ) -> CartCalculation:
+    """Offers first (discounts lower what points may pay and what earns), then points spent,
+    then points earned. ``at`` is the transaction's moment; offers need it."""
+    working = _working_lines(lines)
+    outcome = OffersOutcome()
+    budgets = budgets_remaining or {}
+    if programme.offers:
+        if at is None:
+            raise ValueError("calculate_cart needs the transaction moment when offers exist")
+        context = OfferContext(
+            programme=programme,
+            customer=customer,
+            at=at,
+            lines=working,
+            codes=codes,
+            channel=channel,
+            partner=partner,
+            budgets_remaining=budgets,
+        )
+        outcome = apply_offers(context, programme.offer_index())
     results = [
         LineResult(
             line_no=line.line_no,
@@ -157,12 +310,47 @@ def calculate_cart(
             category=line.category,
             unit_price=line.unit_price,
             quantity=line.quantity,
-            regular_total=line.total,
-            max_points=line_points_cap(programme, line.total),
+            regular_total=line.regular_total,
+            discount=line.discount,
+            max_points=line_points_cap(programme, line.remaining),
         )
-        for line in lines
+        for line in working
     ]
     explanations: list[Explanation] = []
+    applied = _spend_points(programme, results, customer, points_requested, explanations)
+    if customer.anonymous:
+        explanations.append(Explanation("earn", False, "anonymous customer earns no points"))
+        return CartCalculation(None, points_requested, 0, 0, results, explanations, outcome)
+    tier = programme.tier(customer.tier_code)
+    explanations.append(
+        Explanation("tier", True, f"tier {tier.name} earns {tier.earn_rate_bp / 100:g}%")
+    )
+    by_offer = {effects.offer_code: effects for effects in outcome.applied}
+    _earn(programme, tier, results, working, by_offer, explanations)
+    if not _within_points_budgets(programme, outcome, by_offer, budgets):
+        _earn(programme, tier, results, working, by_offer, explanations)
+    max_spendable = min(
+        sum(result.max_points for result in results), max(customer.available_points, 0)
+    )
+    return CartCalculation(
+        tier.code,
+        points_requested,
+        applied,
+        max_spendable,
+        results,
+        explanations,
+        outcome,
+    )
+
+
+def _spend_points(
+    programme: Programme,
+    results: list[LineResult],
+    customer: CustomerSnapshot,
+    points_requested: int,
+    explanations: list[Explanation],
+) -> int:
+    """Spread the points the buyer asked to spend over the lines; returns the points applied."""
     spending_allowed = may_spend_points(programme, customer)
     share_text = f"{programme.max_points_share_bp / 100:g}%"
     if not spending_allowed:
@@ -194,7 +382,9 @@ def calculate_cart(
     shares = allocate(applied, [r.max_points for r in results]) if applied else [0] * len(results)
     for result, share in zip(results, shares, strict=True):
         result.points_applied = share
-        result.price_to_pay = result.regular_total - share * programme.point_value_minor
+        result.price_to_pay = (
+            result.regular_total - result.discount - share * programme.point_value_minor
+        )
         if share and share == result.max_points:
             explanations.append(
                 Explanation(
@@ -204,26 +394,4 @@ def calculate_cart(
                     line_no=result.line_no,
                 )
             )
-    if customer.anonymous:
-        for result in results:
-            result.price_to_pay = result.regular_total
-        explanations.append(Explanation("earn", False, "anonymous customer earns no points"))
-        return CartCalculation(None, points_requested, 0, 0, results, explanations)
-    tier = programme.tier(customer.tier_code)
-    explanations.append(
-        Explanation("tier", True, f"tier {tier.name} earns {tier.earn_rate_bp / 100:g}%")
-    )
-    for result in results:
-        rate, why = earn_rate(programme, tier, result.product_id, result.category)
-        base = (
-            result.price_to_pay
-            if programme.earn_base is EarnBase.PAID_AMOUNT
-            else result.regular_total
-        )
-        result.earn_rate_bp = rate
-        result.points_to_earn = points_for_amount(programme, base, rate)
-        if rate != tier.earn_rate_bp:
-            explanations.append(Explanation("product_bonus", True, why, line_no=result.line_no))
-    return CartCalculation(
-        tier.code, points_requested, applied, max_spendable, results, explanations
-    )
+    return applied
