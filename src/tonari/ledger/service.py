@@ -194,6 +194,7 @@ class LotToEarn:
     source: str
     order_id: int | None = None
     order_line_no: int | None = None
+    reserved_for_order_ref: str | None = None
 
 
 async def earn_lots(
@@ -231,6 +232,7 @@ async def earn_lots(
             "earned_at": lot.earned_at,
             "pending_until": lot.pending_until,
             "expires_at": lot.expires_at,
+            "reserved_for_order_ref": lot.reserved_for_order_ref,
         }
         for lot in lots
     ]
@@ -285,12 +287,17 @@ async def settle_debt_from_lots(
         await persist_balance(session, account)
 
 
-async def spendable_lots(session: AsyncSession, account: LockedAccount) -> list[Any]:
+async def available_lots(session: AsyncSession, account: LockedAccount) -> list[Any]:
     """Available lots, soonest expiry first (never-expiring last), oldest first on ties."""
     return list(
         (
             await session.execute(
-                select(PointLot.id, PointLot.remaining, PointLot.expires_at)
+                select(
+                    PointLot.id,
+                    PointLot.remaining,
+                    PointLot.expires_at,
+                    PointLot.reserved_for_order_ref,
+                )
                 .where(
                     PointLot.account_id == account.id,
                     PointLot.state == AVAILABLE,
@@ -300,6 +307,29 @@ async def spendable_lots(session: AsyncSession, account: LockedAccount) -> list[
             )
         ).all()
     )
+
+
+def usable_for_cart(lots: list[Any], cart_ref: str | None) -> list[Any]:
+    """The lots a spend for ``cart_ref`` may draw: that cart's own temporary points first
+    (they burn soonest and serve nothing else), then the unrestricted ones."""
+    own = [lot for lot in lots if cart_ref is not None and lot.reserved_for_order_ref == cart_ref]
+    return own + [lot for lot in lots if lot.reserved_for_order_ref is None]
+
+
+def restricted_elsewhere(lots: list[Any], cart_ref: str | None) -> int:
+    """Points held for other carts: in the balance, but not spendable on ``cart_ref``."""
+    return sum(
+        lot.remaining
+        for lot in lots
+        if lot.reserved_for_order_ref is not None and lot.reserved_for_order_ref != cart_ref
+    )
+
+
+async def spendable_lots(
+    session: AsyncSession, account: LockedAccount, *, cart_ref: str | None = None
+) -> list[Any]:
+    """Lots a spend may draw, in drawing order; lots held for another cart are left out."""
+    return usable_for_cart(await available_lots(session, account), cart_ref)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +351,13 @@ async def draw_points(
     kind: str | None = None,
     counter_account: str = "points_redeemed",
     idempotency_key: str | None = None,
+    cart_ref: str | None = None,
 ) -> int:
-    """Take points from lots for each line: reserved (held) or spent at once."""
+    """Take points from lots for each line: reserved (held) or spent at once.
+
+    ``cart_ref`` names the cart / order being paid: temporary points held for it are used
+    first, and points held for any other cart are neither counted nor drawn.
+    """
     needed = sum(spend.points for spend in spends)
     if needed <= 0:
         return 0
@@ -332,7 +367,16 @@ async def draw_points(
             field="points_to_spend",
             details={"requested": needed, "available": max(account.available, 0)},
         )
-    lots = [[lot.id, lot.remaining] for lot in await spendable_lots(session, account)]
+    candidates = await available_lots(session, account)
+    spendable = account.available - restricted_elsewhere(candidates, cart_ref)
+    if needed > spendable:
+        raise InsufficientPoints(
+            f"{needed} points requested, {max(spendable, 0)} available for this order "
+            "(the rest is held for another cart)",
+            field="points_to_spend",
+            details={"requested": needed, "available": max(spendable, 0)},
+        )
+    lots = [[lot.id, lot.remaining] for lot in usable_for_cart(candidates, cart_ref)]
     draws: list[dict[str, Any]] = []
     lot_taken: dict[int, int] = {}
     cursor = 0

@@ -126,6 +126,8 @@ class PointLot(TenantScoped, Base):
     pending_until: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     expiry_reminded_at: Mapped[datetime | None]
+    reserved_for_order_ref: Mapped[str | None] = mapped_column(String(128))
+    """Temporary points for one cart: only an order with this id may spend them."""
     created_at: Mapped[datetime] = created_at_column()
 
 
