@@ -30,7 +30,7 @@ from bench.dataset import (
 from bench.infra import BenchDatabase, api_server, pgbench_init, pgbench_run, provision_database
 from bench.report import Latencies, Result, render_table, write_json
 
-BENCHMARKS = ("calculate", "prices", "place", "import")
+BENCHMARKS = ("calculate", "prices", "place", "offers", "import", "codes", "simulator")
 ANCHORS_MS = {"Talon.One sub-50 ms": 50.0, "Voucherify p95 220 ms": 220.0, "Mindbox ~300 ms": 300.0}
 CALCULATE_P95_TARGET_MS = 5.0
 PRICES_P95_TARGET_MS = 10.0
@@ -400,14 +400,41 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def bench_code_generation(plan: Plan, database: BenchDatabase) -> list[Result]:
+    from bench.bench_codes import bench_codes, codes_results
+
+    return codes_results(await bench_codes(database.url, codes=10_000 if plan.quick else 100_000))
+
+
+def bench_simulator_rows(plan: Plan) -> list[Result]:
+    from bench.bench_simulator import simulator_results
+
+    return simulator_results(
+        10_000 if plan.quick else 100_000, workers=2, repeat=1 if plan.quick else 3
+    )
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
 Runner = Callable[[Plan, BenchDatabase, BenchData, str], Awaitable[list[Result]]]
+
+
+async def bench_offers(
+    plan: Plan, database: BenchDatabase, data: BenchData, base_url: str
+) -> list[Result]:
+    from bench.bench_offers import bench_offers as run_offers
+
+    return await run_offers(
+        plan.requests, plan.warmup, plan.sequential_time_limit, database.url, data, base_url
+    )
+
+
 HTTP_BENCHMARKS: dict[str, Runner] = {
     "calculate": bench_calculate,
     "prices": bench_prices,
     "place": bench_place,
+    "offers": bench_offers,
 }
 
 
@@ -465,6 +492,14 @@ async def run(
                 pgbench_init(database, scale=plan.pgbench_scale)
             results += await bench_history_import(plan, database)
             console.print(f"  import done in {time.perf_counter() - started:.1f} s")
+        if "codes" in selected:
+            started = time.perf_counter()
+            results += await bench_code_generation(plan, database)
+            console.print(f"  codes done in {time.perf_counter() - started:.1f} s")
+        if "simulator" in selected:
+            started = time.perf_counter()
+            results += bench_simulator_rows(plan)
+            console.print(f"  simulator done in {time.perf_counter() - started:.1f} s")
     context["finished_at"] = datetime.now(UTC).isoformat()
     context["load_average_at_end"] = os.getloadavg()
     return results, context

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -115,3 +116,49 @@ def test_report_and_cli_helpers() -> None:
     )
     assert row.ratio == 2.0
     render_table([row])
+
+
+def test_offer_bench_programmes_are_valid_and_price_a_cart() -> None:
+    from bench.bench_offers import LARGE, SMALL, offers_document
+
+    from tonari.programs.service import parse_programme
+    from tonari.rules.cart import CartLine, CustomerView, calculate_cart
+    from tonari.rules.offers.context import CustomerSnapshot
+
+    catalogue = make_catalogue(50, random.Random(1))
+    for count in (SMALL, LARGE):
+        programme = parse_programme(offers_document(count))
+        assert len(programme.offers) == count
+        lines = [
+            CartLine(n, item.product_id, item.price, 1, item.category)
+            for n, item in enumerate(catalogue[:20], start=1)
+        ]
+        buyer: CustomerView = CustomerSnapshot(tier_code="gold", customer_id=1)
+        calculation = calculate_cart(
+            programme, lines, buyer, at=datetime.fromisoformat("2026-06-13T11:00:00+03:00")
+        )
+        assert calculation.offers.traces, "the general offers are always evaluated"
+
+
+async def test_bench_codes_runs_tiny(database_url: str) -> None:
+    from bench.bench_codes import bench_codes, codes_results
+
+    outcome = await bench_codes(database_url, codes=300, rounds=1)
+    assert outcome["codes"] == 300
+    assert outcome["service_seconds"] > 0 and outcome["copy_seconds"] > 0
+    [row] = codes_results(outcome)
+    assert row.ratio is not None and row.target_met is not None
+    render_table([row])
+
+
+def test_simulator_benchmark_runs_on_a_small_history() -> None:
+    from bench.bench_simulator import simulator_results
+
+    rows = simulator_results(orders=600, workers=2, repeat=1)
+    assert [row.name for row in rows] == [
+        "simulator replay, 1 process",
+        "simulator replay, 2 processes",
+    ]
+    assert all(row.result > 0 and row.ratio is not None for row in rows)
+    assert rows[0].details["points_issued"] > 0
+    render_table(rows)

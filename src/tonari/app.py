@@ -133,11 +133,15 @@ def create_app(
 
     app.add_middleware(ServerTimingMiddleware)
 
+    from tonari.activities.api import router as activities_router
     from tonari.catalog.api import router as catalog_router
+    from tonari.codes.api import router as codes_router
     from tonari.customers.api import router as customers_router
     from tonari.orders.api import router as orders_router
+    from tonari.partners.api import router as partners_router
     from tonari.prices.api import router as prices_router
     from tonari.programs.api import router as programmes_router
+    from tonari.simulator.api import router as simulator_router
     from tonari.webhooks.api import router as webhooks_router
 
     for router in (
@@ -147,6 +151,10 @@ def create_app(
         prices_router,
         catalog_router,
         webhooks_router,
+        activities_router,
+        partners_router,
+        codes_router,
+        simulator_router,
     ):
         app.include_router(router)
 

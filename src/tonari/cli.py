@@ -33,15 +33,23 @@ app.add_typer(import_app, name="import")
 
 
 def _register_domain_commands() -> None:
+    from tonari.codes.cli import codes_app
     from tonari.demo.cli import register as register_demo
     from tonari.imports.cli import register as register_import_commands
+    from tonari.partners.cli import partners_app
+    from tonari.partners.cli import register as register_partner_imports
+    from tonari.simulator.cli import register as register_simulator
     from tonari.webhooks.cli import webhooks_app
     from tonari.webhooks.cli import worker as worker_command
 
     register_demo(app)
     register_import_commands(import_app)
+    register_partner_imports(import_app)
     app.add_typer(webhooks_app, name="webhooks")
+    app.add_typer(codes_app, name="codes")
+    app.add_typer(partners_app, name="partners")
     app.command("worker")(worker_command)
+    register_simulator(app)
 
 
 console = Console()

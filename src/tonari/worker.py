@@ -12,6 +12,8 @@ adds throughput and a worker killed at any moment loses nothing:
   and expire points, batch by batch, then write ``points.expiring`` reminders.
 * ``tonari.tiers.reevaluate`` (hourly, each tenant just after its local midnight): tier
   downgrades and rolling or previous-month qualification, which move without a purchase.
+* ``tonari.codes.reissue`` (hourly): a new personal code for every buyer due one under a
+  pool's ``reissue_every_days`` schedule.
 * ``tonari.jobs.cleanup`` (hourly): forget finished jobs older than a day and fail jobs left
   ``doing`` by workers that died (periodic work is re-deferred anyway, so nothing is lost).
 """
@@ -130,6 +132,20 @@ def create_worker_app(url: str, *, settings: Settings | None = None) -> procrast
         db = _database(context)
         changed = await run_tier_reevaluation(db.url, database=db, only_local_hour=0)
         return {"tiers_changed": changed}
+
+    @app.periodic(cron="23 * * * *")
+    @app.task(
+        name="tonari.codes.reissue",
+        pass_context=True,
+        queue="codes",
+        queueing_lock="tonari.codes.reissue",
+    )
+    async def reissue_codes(context: JobContext, timestamp: int) -> dict[str, int]:
+        """Every pool with reissue_every_days: a new code for each buyer who is due."""
+        from tonari.codes.jobs import run_scheduled_issues
+
+        db = _database(context)
+        return {"codes_issued": await run_scheduled_issues(db.url, database=db)}
 
     @app.periodic(cron="17 * * * *")
     @app.task(

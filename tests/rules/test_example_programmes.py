@@ -20,9 +20,7 @@ class TestGap:
     def test_a_first_purchase_of_1500_brings_the_card_but_no_discount_yet(self) -> None:
         calc = run(self.programme, cart(line("jeans", 150_000)), buyer())
         assert calc.discount_total == 0
-        assert [(i.kind, i.name, i.days) for i in calc.issued] == [
-            ("membership", "gap-card", 3650)
-        ]
+        assert [(i.kind, i.name, i.days) for i in calc.issued] == [("membership", "gap-card", 3650)]
 
     def test_1499_99_brings_no_card(self) -> None:
         calc = run(self.programme, cart(line("jeans", 149_999)), buyer())
@@ -57,7 +55,9 @@ class TestGap:
     [(999_999, 0), (1_000_000, 5_000), (2_000_000, 7_000), (4_999_999, 7_000), (5_000_000, 10_000)],
 )
 def test_progressive_discount_by_lifetime_spend(lifetime: int, discount: int) -> None:
-    calc = run(example("progressive"), cart(line("kettle", 100_000)), buyer(lifetime_spend=lifetime))
+    calc = run(
+        example("progressive"), cart(line("kettle", 100_000)), buyer(lifetime_spend=lifetime)
+    )
     assert calc.discount_total == discount
 
 
@@ -139,7 +139,9 @@ class TestLensmaster:
 class TestVirginAtlantic:
     programme = example("virgin_atlantic")
 
-    @pytest.mark.parametrize(("tier", "miles"), [("red", 1_000), ("silver", 1_500), ("gold", 1_600)])
+    @pytest.mark.parametrize(
+        ("tier", "miles"), [("red", 1_000), ("silver", 1_500), ("gold", 1_600)]
+    )
     def test_silver_earns_half_as_much_again(self, tier: str, miles: int) -> None:
         calc = run(self.programme, cart(line("lhr-jfk", 10_000)), buyer(tier))
         assert calc.points_to_earn == miles
@@ -156,7 +158,8 @@ class TestSvyaznoy:
     programme = example("svyaznoy")
 
     @pytest.mark.parametrize(
-        ("partner", "points"), [(None, 100), ("pharmacy", 300), ("bookshop", 500), ("travel", 1_400)]
+        ("partner", "points"),
+        [(None, 100), ("pharmacy", 300), ("bookshop", 500), ("travel", 1_400)],
     )
     def test_each_partner_earns_at_its_own_rate(self, partner: str | None, points: int) -> None:
         calc = run(self.programme, cart(line("x", 1_000_000)), buyer(), partner=partner)
@@ -175,9 +178,7 @@ class TestSvyaznoy:
 
 class TestPaidMemberships:
     def test_prime_signup_grants_a_year(self) -> None:
-        calc = run(
-            example("amazon_prime"), cart(line("prime-annual", 9_900)), buyer("customer")
-        )
+        calc = run(example("amazon_prime"), cart(line("prime-annual", 9_900)), buyer("customer"))
         assert [(i.kind, i.name, i.days) for i in calc.issued] == [("membership", "prime", 365)]
         assert calc.total_to_pay == 9_900
 
@@ -192,7 +193,9 @@ class TestPaidMemberships:
         assert "free_two_day_shipping" in {i.name for i in calc.issued}
 
     def test_without_prime_nothing(self) -> None:
-        calc = run(example("amazon_prime"), cart(line("tv", 50_000, category="deals")), buyer("customer"))
+        calc = run(
+            example("amazon_prime"), cart(line("tv", 50_000, category="deals")), buyer("customer")
+        )
         assert calc.discount_total == 0
         assert "no active membership prime" in str(trace(calc, "prime-perks")["reason"])
 
@@ -216,11 +219,15 @@ class TestCapsboutique:
     skidka = PresentedCode("SKIDKA30", "skidka30")
 
     def test_skidka30_takes_30_percent_off_10000(self) -> None:
-        calc = run(self.programme, cart(line("cap", 1_000_000)), buyer("customer"), codes=(self.skidka,))
+        calc = run(
+            self.programme, cart(line("cap", 1_000_000)), buyer("customer"), codes=(self.skidka,)
+        )
         assert calc.discount_total == 300_000
 
     def test_skidka30_needs_10000(self) -> None:
-        calc = run(self.programme, cart(line("cap", 999_999)), buyer("customer"), codes=(self.skidka,))
+        calc = run(
+            self.programme, cart(line("cap", 999_999)), buyer("customer"), codes=(self.skidka,)
+        )
         assert calc.discount_total == 0
         assert "below 1,000,000" in str(trace(calc, "skidka30")["reason"])
 
@@ -236,7 +243,9 @@ class TestCapsboutique:
 
     def test_an_expired_code_says_why(self) -> None:
         expired = PresentedCode("SKIDKA30", "skidka30", valid=False, reason="expired 2026-05-01")
-        calc = run(self.programme, cart(line("cap", 1_000_000)), buyer("customer"), codes=(expired,))
+        calc = run(
+            self.programme, cart(line("cap", 1_000_000)), buyer("customer"), codes=(expired,)
+        )
         assert calc.discount_total == 0
         assert "expired 2026-05-01" in str(trace(calc, "skidka30")["reason"])
 
@@ -264,7 +273,10 @@ class TestReferral:
     def test_only_the_first_order(self) -> None:
         code = PresentedCode("ANNA-7K3M", "referral", owner_customer_id=7)
         calc = run(
-            self.programme, cart(line("x", 100_000)), buyer(customer_id=9, orders_count=1), codes=(code,)
+            self.programme,
+            cart(line("x", 100_000)),
+            buyer(customer_id=9, orders_count=1),
+            codes=(code,),
         )
         assert calc.discount_total == 0
 
@@ -302,7 +314,9 @@ class TestB2bVolume:
 )
 def test_bellsouth_tenure_raises_earning(registered: str, points: int) -> None:
     since = datetime.fromisoformat(f"{registered}T00:00:00+00:00")
-    calc = run(example("bellsouth"), cart(line("bill", 10_000)), buyer("customer", registered_at=since))
+    calc = run(
+        example("bellsouth"), cart(line("bill", 10_000)), buyer("customer", registered_at=since)
+    )
     assert calc.points_to_earn == points
 
 
@@ -329,6 +343,22 @@ class TestSnowa:
             budgets_remaining={"nowruz-festival": 10_999},
         )
         assert calc.points_to_earn == 10_000
-        assert "points budget: 10,999 left, the offer would give 11,000" == trace(
-            calc, "nowruz-festival"
-        )["reason"]
+        assert (
+            trace(calc, "nowruz-festival")["reason"]
+            == "points budget: 10,999 left, the offer would give 11,000"
+        )
+
+
+def test_a_gift_voucher_pays_what_discounts_leave() -> None:
+    programme = example("capsboutique")
+    codes = (
+        PresentedCode("SKIDKA30", "skidka30"),
+        PresentedCode("GIFT-7QK2", "gift", value_minor=500_000),
+    )
+    calc = run(programme, cart(line("cap", 1_000_000)), buyer("customer"), codes=codes)
+    assert calc.discount_total == 300_000 + 500_000
+    assert calc.total_to_pay == 200_000
+    big = (PresentedCode("GIFT-9ZZ2", "gift", value_minor=5_000_000),)
+    assert (
+        run(programme, cart(line("cap", 100_000)), buyer("customer"), codes=big).total_to_pay == 0
+    )

@@ -44,9 +44,29 @@ async def _seed_tenant_a(client: httpx.AsyncClient, headers: dict[str, str]) -> 
     return {"endpoint_id": r.json()["id"]}
 
 
+async def _seed_codes_of_tenant_a(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    """A public code, a personal pool with stock and a bonus voucher issued to c1."""
+    for body in (
+        {"code": "skidka", "name": "A's", "kind": "public", "public_code": "SKIDKA30"},
+        {"code": "welcome", "name": "A's", "kind": "bonus", "value_points": 100},
+    ):
+        r = await client.post("/v1/code-pools", json=body, headers=headers)
+        assert r.status_code == 201, r.text
+    r = await client.post("/v1/code-pools/welcome/generate", json={"count": 3}, headers=headers)
+    assert r.status_code == 201, r.text
+    r = await client.post(
+        "/v1/code-pools/welcome/issue",
+        json={"customers": ["c1"], "issue_key": "k1"},
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["codes"][0]["code"])
+
+
 async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) -> None:
     a = tenant.headers
     seeded = await _seed_tenant_a(client, a)
+    voucher = await _seed_codes_of_tenant_a(client, a)
     other = await make_tenant(session, programme=panasonic_document(name="Other brand"))
     b = other.headers
     endpoint_id = seeded["endpoint_id"]
@@ -60,6 +80,25 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
             {404},
         ),
         ("GET", "/v1/customers/c1/ledger", None, {404}),
+        (
+            "POST",
+            "/v1/customers/c1/activities",
+            {"action": "review_written", "activity_id": "x", "subject": "p1"},
+            {404},
+        ),
+        (
+            "POST",
+            "/v1/customers/c1/activities/batch",
+            {"activities": [{"action": "review_written", "activity_id": "y", "subject": "p1"}]},
+            {404},
+        ),
+        ("GET", "/v1/customers/c1/activities", None, {404}),
+        (
+            "POST",
+            "/v1/customers/c1/temporary-points",
+            {"points": 5, "expires_in_hours": 1, "reason": "steal", "idempotency_key": "t"},
+            {404},
+        ),
         ("POST", "/v1/orders/calculate", {"customer": {"external_id": "c1"}, **cart}, {404}),
         (
             "POST",
@@ -87,6 +126,30 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
         ("GET", f"/v1/webhook-endpoints/{endpoint_id}/deliveries", None, {404}),
         ("POST", f"/v1/webhook-endpoints/{endpoint_id}/deliveries/1/retry", None, {404}),
         ("POST", f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret", None, {404}),
+        ("GET", "/v1/code-pools/welcome", None, {404}),
+        ("POST", "/v1/code-pools/welcome/pause", None, {404}),
+        ("POST", "/v1/code-pools/welcome/resume", None, {404}),
+        ("POST", "/v1/code-pools/welcome/generate", {"count": 5}, {404}),
+        (
+            "POST",
+            "/v1/code-pools/welcome/issue",
+            {"customers": ["c1"], "issue_key": "k2"},
+            {404},
+        ),
+        ("GET", "/v1/code-pools/welcome/export", None, {404}),
+        ("GET", "/v1/codes/SKIDKA30", None, {404}),
+        ("GET", f"/v1/codes/{voucher}", None, {404}),
+        ("POST", "/v1/codes/SKIDKA30/redeem", {"customer": "c1"}, {404}),
+        ("POST", f"/v1/codes/{voucher}/redeem", {"customer": "c1"}, {404}),
+        (
+            "POST",
+            "/v1/simulations",  # B's own stored orders: none, A's are not replayed
+            {
+                "programme": panasonic_document(),
+                "stored": {"since": "2000-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"},
+            },
+            {422},
+        ),
     ]
     for method, path, body, expected in cases:
         response = await client.request(method, path, json=body, headers=b)
@@ -103,6 +166,7 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
         "/v1/programmes", json={"document": panasonic_document()}, headers=b
     )
     assert applied.status_code == 201 and applied.json()["version"] == 2
+    await _check_settlement_is_per_tenant(client, session, tenant.id, a, b)
     put = await client.put("/v1/customers/c1", json={"first_name": "Bob"}, headers=b)
     assert put.status_code == 201, "B gets its own customer c1"
     assert put.json()["email"] is None and put.json()["balances"]["available"] == 0
@@ -112,7 +176,21 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
         headers=b,
     )
     assert products.status_code == 200
+    assert (await client.get("/v1/code-pools", headers=b)).json() == []
+    liability = await client.get("/v1/reports/liability", headers=b)
+    assert liability.status_code == 200 and liability.json()["total"]["points"] == 0
+    pool = await client.post(
+        "/v1/code-pools",
+        json={"code": "welcome", "name": "B's", "kind": "public", "public_code": "SKIDKA30"},
+        headers=b,
+    )
+    assert pool.status_code == 201, "B gets its own pool welcome, even its own SKIDKA30"
     # Tenant A's data is untouched by all of the above.
+    a_pool = (await client.get("/v1/code-pools/welcome", headers=a)).json()
+    assert (a_pool["name"], a_pool["status"], a_pool["stats"]["codes"]) == ("A's", "active", 4)
+    a_voucher = (await client.get(f"/v1/codes/{voucher}", headers=a)).json()
+    assert (a_voucher["owner"], a_voucher["uses"]) == ("c1", 0)
+    assert (await client.get("/v1/codes/SKIDKA30", headers=a)).json()["pool"] == "skidka"
     mine = (await client.get("/v1/customers/c1", headers=a)).json()
     assert mine["email"] == "secret@a.example"
     assert mine["first_name"] is None
@@ -124,16 +202,46 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
         ("GET", "/v1/webhook-endpoints"),
         ("POST", "/v1/webhook-endpoints"),
         ("GET", "/v1/programmes/current"),
+        ("GET", "/v1/programmes/offer-types"),
         ("GET", "/v1/programmes"),
         ("POST", "/v1/programmes"),
         ("PUT", "/v1/customers/c1"),
+        ("GET", "/v1/partners/settlement"),
         ("PUT", "/v1/products"),
+        ("GET", "/v1/code-pools"),
+        ("POST", "/v1/code-pools"),
+        ("GET", "/v1/reports/liability"),
     }
     _assert_every_route_is_covered(covered)
 
 
+async def _check_settlement_is_per_tenant(client, session, tenant_a: int, a, b) -> None:
+    """A's partner order shows in A's settlement only."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from tonari.kit.clock import utcnow
+    from tonari.models.orders import Order
+
+    await session.execute(
+        update(Order)
+        .where(Order.tenant_id == tenant_a, Order.external_id == "o1")
+        .values(partner="shop-a")
+    )
+    today = utcnow().date()
+    period = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))}
+    theirs = await client.get("/v1/partners/settlement", params=period, headers=b)
+    assert theirs.status_code == 200
+    assert "shop-a" not in {line["partner"] for line in theirs.json()["partners"]}
+    assert all(line["points_issued"] == 0 for line in theirs.json()["partners"])
+    mine = await client.get("/v1/partners/settlement", params=period, headers=a)
+    assert "shop-a" in {line["partner"] for line in mine.json()["partners"]}
+
+
 def _normalise(path: str) -> str:
     replacements = {"{external_id}": "c1", "{order_id}": "o1", "{product_id}": "p1"}
+    replacements.update({"{pool_code}": "welcome", "{code}": "SKIDKA30"})
     for placeholder, value in replacements.items():
         path = path.replace(placeholder, value)
     return path

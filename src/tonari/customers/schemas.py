@@ -63,6 +63,12 @@ class Balances(BaseModel):
     debt: int
 
 
+class MembershipOut(BaseModel):
+    code: str
+    starts_at: datetime
+    ends_at: datetime
+
+
 class CustomerOut(BaseModel):
     external_id: str
     email: str | None
@@ -81,6 +87,10 @@ class CustomerOut(BaseModel):
     orders_count: int
     last_purchase_at: datetime | None
     balances: Balances
+    memberships: list[MembershipOut] = Field(
+        default_factory=list, description="Memberships active now or bought for later"
+    )
+    stamps: dict[str, int] = Field(default_factory=dict, description="Stamps held per card")
     created_at: datetime
 
 

@@ -9,10 +9,18 @@ from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tonari.customers.schemas import Balances, CustomerOut, CustomerReference, CustomerUpsert
+from tonari.customers.schemas import (
+    Balances,
+    CustomerOut,
+    CustomerReference,
+    CustomerUpsert,
+    MembershipOut,
+)
 from tonari.kit.errors import Conflict, NotFound, ValidationFailed
 from tonari.models.customers import Customer
 from tonari.models.ledger import LedgerAccount, PointLot
+from tonari.models.offers import Membership, StampMovement
+from tonari.models.partners import PARTNER_HOLDER
 from tonari.programs.schemas import Programme
 
 
@@ -65,6 +73,11 @@ async def upsert_customer(
             .values(tenant_id=tenant_id, kind="customer", customer_id=row.id)
             .on_conflict_do_nothing()
         )
+    if values.get("card_number") or values.get("phone"):
+        # Partner points held in a side account for this card or phone move to the profile.
+        from tonari.partners.holders import claim_partner_holdings
+
+        await claim_partner_holdings(session, tenant_id=tenant_id, customer_id=row.id, at=at)
     customer = await session.get_one(Customer, row.id, populate_existing=True)
     return customer, bool(row.inserted)
 
@@ -97,11 +110,17 @@ async def ensure_customer(
 
 
 async def find_customer_row(
-    session: AsyncSession, *, tenant_id: int, reference: CustomerReference
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    reference: CustomerReference,
+    cart_ref: str | None = None,
 ) -> Any:
     """The buyer named by external id, card or phone, with tier and available points.
 
-    One query, as it sits on the hot path of calculate, place and personal prices.
+    ``spendable`` is the available balance less temporary points held for carts other than
+    ``cart_ref``. One query, as it sits on the hot path of calculate, place and personal
+    prices.
     """
     given = [
         (name, value)
@@ -125,10 +144,19 @@ async def find_customer_row(
                 Customer.external_id,
                 Customer.customer_type,
                 Customer.tier_code,
+                Customer.birth_date,
+                Customer.created_at,
+                Customer.orders_count,
+                Customer.lifetime_spend,
                 LedgerAccount.available,
+                (LedgerAccount.available - _held_for_other_carts(cart_ref)).label("spendable"),
             )
             .join(LedgerAccount, LedgerAccount.customer_id == Customer.id)
-            .where(Customer.tenant_id == tenant_id, column == value)
+            .where(
+                Customer.tenant_id == tenant_id,
+                column == value,
+                Customer.customer_type != PARTNER_HOLDER,
+            )
             .limit(2)
         )
     ).all()
@@ -145,6 +173,20 @@ async def find_customer_row(
             code="ambiguous_customer",
         )
     return rows[0]
+
+
+def _held_for_other_carts(cart_ref: str | None) -> Any:
+    return (
+        select(func.coalesce(func.sum(PointLot.remaining), 0))
+        .where(
+            PointLot.account_id == LedgerAccount.id,
+            PointLot.state == "available",
+            PointLot.remaining > 0,
+            PointLot.reserved_for_order_ref.is_not(None),
+            PointLot.reserved_for_order_ref.is_distinct_from(cart_ref),
+        )
+        .scalar_subquery()
+    )
 
 
 async def find_customer_id(
@@ -239,5 +281,33 @@ async def customer_profile(
         orders_count=customer.orders_count,
         last_purchase_at=customer.last_purchase_at,
         balances=balances,
+        memberships=await _memberships(session, tenant_id, customer.id, at),
+        stamps=await _stamps(session, tenant_id, customer.id),
         created_at=customer.created_at,
     )
+
+
+async def _memberships(
+    session: AsyncSession, tenant_id: int, customer_id: int, at: datetime
+) -> list[MembershipOut]:
+    rows = await session.execute(
+        select(Membership.code, Membership.starts_at, Membership.ends_at)
+        .where(
+            Membership.tenant_id == tenant_id,
+            Membership.customer_id == customer_id,
+            Membership.cancelled_at.is_(None),
+            Membership.ends_at > at,
+        )
+        .order_by(Membership.code, Membership.starts_at)
+    )
+    return [MembershipOut(code=code, starts_at=start, ends_at=end) for code, start, end in rows]
+
+
+async def _stamps(session: AsyncSession, tenant_id: int, customer_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(StampMovement.card, func.sum(StampMovement.delta))
+        .where(StampMovement.tenant_id == tenant_id, StampMovement.customer_id == customer_id)
+        .group_by(StampMovement.card)
+        .order_by(StampMovement.card)
+    )
+    return {card: int(total) for card, total in rows}

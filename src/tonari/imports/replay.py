@@ -208,8 +208,16 @@ def replay_customer(
             raise ValueError(f"no programme in force at {at.isoformat()}")
         version, programme = found
         decision = _reevaluate(plan, programme, at)
-        view = CustomerView(state.customer_type, decision.tier_code, state.available)
-        calculation = calculate_cart(programme, list(order.lines), view, 0)
+        view = CustomerView(
+            state.customer_type,
+            decision.tier_code,
+            state.available,
+            customer_id=state.customer_id,
+            orders_count=state.orders_count,
+            lifetime_spend=state.lifetime_spend,
+        )
+        # History carries no codes, memberships or budgets: only unconditional offers apply.
+        calculation = calculate_cart(programme, list(order.lines), view, 0, at=at)
         earned_pending_until = pending_until(programme, at)
         earned_expiry = expires_at(programme, at)
         lot_state = PENDING if earned_pending_until > at else AVAILABLE
@@ -234,7 +242,7 @@ def replay_customer(
         else:
             state.available += earned
             _settle_debt(state, lots)
-        net_spend = calculation.total_regular
+        net_spend = calculation.total_regular - calculation.discount_total
         state.lifetime_spend += net_spend
         state.orders_count += 1
         state.last_purchase_at = max(state.last_purchase_at or at, at)

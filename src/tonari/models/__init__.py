@@ -1,7 +1,9 @@
 """All tables, imported so that Alembic and the metadata see them."""
 
+from tonari.models.activities import ActivityBudget, ActivityReport, ActivityReward
 from tonari.models.base import Base
 from tonari.models.catalog import Product
+from tonari.models.codes import CodeBatch, CodePool, CodeRedemption, PromoCode
 from tonari.models.customers import Customer
 from tonari.models.idempotency import IdempotencyRecord
 from tonari.models.ledger import (
@@ -12,29 +14,44 @@ from tonari.models.ledger import (
     PointLot,
     PointsDebt,
 )
+from tonari.models.offers import Membership, OfferApplication, OfferBudget, StampMovement
 from tonari.models.orders import Order, OrderLine, OrderReturn
 from tonari.models.outbox import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from tonari.models.partners import PartnerAccrual, PartnerHolder
 from tonari.models.programs import ProgrammeRecord
 from tonari.models.tenants import ApiKey, AuditLog, Tenant
 
 __all__ = [
+    "ActivityBudget",
+    "ActivityReport",
+    "ActivityReward",
     "ApiKey",
     "AuditLog",
     "Base",
+    "CodeBatch",
+    "CodePool",
+    "CodeRedemption",
     "Customer",
     "IdempotencyRecord",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerPosting",
     "LotDraw",
+    "Membership",
+    "OfferApplication",
+    "OfferBudget",
     "Order",
     "OrderLine",
     "OrderReturn",
     "OutboxEvent",
+    "PartnerAccrual",
+    "PartnerHolder",
     "PointLot",
     "PointsDebt",
     "Product",
     "ProgrammeRecord",
+    "PromoCode",
+    "StampMovement",
     "Tenant",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,10 +30,12 @@ class Order(TenantScoped, Base):
     total_paid: Mapped[int]
     points_earned: Mapped[int]
     net_spend: Mapped[int]
+    discount_total: Mapped[int] = mapped_column(server_default="0")
     placed_at: Mapped[datetime]
     paid_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     result: Mapped[dict[str, object]] = mapped_column(JSONB)
+    partner: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -52,6 +54,9 @@ class OrderLine(TenantScoped, Base):
     points_spent: Mapped[int]
     amount_paid: Mapped[int]
     points_earned: Mapped[int]
+    discount: Mapped[int] = mapped_column(server_default="0")
+    brand: Mapped[str | None] = mapped_column(String(120))
+    on_sale: Mapped[bool] = mapped_column(Boolean, server_default="false")
     returned_quantity: Mapped[int] = mapped_column(Integer, server_default="0")
     points_taken_back: Mapped[int] = mapped_column(server_default="0")
     points_restored: Mapped[int] = mapped_column(server_default="0")

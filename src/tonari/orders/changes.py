@@ -19,6 +19,7 @@ from tonari.ledger import reversals
 from tonari.ledger import service as ledger
 from tonari.models.customers import Customer
 from tonari.models.orders import Order, OrderLine, OrderReturn
+from tonari.orders.offers import undo_offers
 from tonari.orders.schemas import OrderReturnIn
 from tonari.orders.tiering import refresh_tier
 from tonari.programs.schemas import Programme
@@ -69,6 +70,7 @@ async def order_view(session: AsyncSession, *, tenant_id: int, order_id: str) ->
         "total_paid": order.total_paid,
         "points_earned": order.points_earned,
         "net_spend": order.net_spend,
+        "discount_total": order.discount_total,
         "lines": [
             {
                 "line_no": line.line_no,
@@ -76,6 +78,7 @@ async def order_view(session: AsyncSession, *, tenant_id: int, order_id: str) ->
                 "category": line.category,
                 "unit_price": line.unit_price,
                 "quantity": line.quantity,
+                "discount": line.discount,
                 "returned_quantity": line.returned_quantity,
                 "points_spent": line.points_spent,
                 "points_earned": line.points_earned,
@@ -131,7 +134,7 @@ async def _reverse_lines(
             select(OrderLine).where(OrderLine.order_id == order.id).with_for_update()
         )
     }
-    taken_back = restored = shortfall = spend_reduction = 0
+    taken_back = restored = shortfall = spend_reduction = refund = 0
     for line_no, quantity in quantities.items():
         line = lines.get(line_no)
         if line is None:
@@ -174,10 +177,18 @@ async def _reverse_lines(
                 occurred_at=at,
                 reason=reason,
             )
+        previously = line.returned_quantity
         line.returned_quantity = returned
         line.points_taken_back += take
         line.points_restored += give
-        spend_reduction += line.unit_price * quantity
+        # Shares of the discounted line, so returning every unit undoes exactly the whole line.
+        net_line = line.line_total - line.discount
+        spend_reduction += (net_line * returned) // line.quantity - (
+            net_line * previously
+        ) // line.quantity
+        refund += (line.amount_paid * returned) // line.quantity - (
+            line.amount_paid * previously
+        ) // line.quantity
     order.net_spend -= spend_reduction
     if order.customer_id is not None:
         await session.execute(
@@ -191,6 +202,7 @@ async def _reverse_lines(
         "points_restored": restored,
         "points_not_recovered": shortfall,
         "spend_reduction": spend_reduction,
+        "refund": refund,
     }
 
 
@@ -218,6 +230,14 @@ async def cancel_order(
     )
     order.status = "cancelled"
     order.cancelled_at = at
+    await undo_offers(
+        session,
+        tenant_id=tenant_id,
+        programme=programme,
+        order_id=order.id,
+        order_external_id=order_id,
+        at=at,
+    )
     if order.customer_id is not None:
         await session.execute(
             update(Customer)
@@ -296,6 +316,15 @@ async def return_order_lines(
         for line in await session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
     )
     order.status = "returned" if fully else "partially_returned"
+    if fully:
+        await undo_offers(
+            session,
+            tenant_id=tenant_id,
+            programme=programme,
+            order_id=order.id,
+            order_external_id=order_id,
+            at=at,
+        )
     if order.customer_id is not None:
         await refresh_tier(
             session,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,8 @@ class Strict(BaseModel):
 class OrderLineIn(Strict):
     product_id: str = Field(min_length=1, max_length=128)
     category: str | None = Field(default=None, max_length=120)
+    brand: str | None = Field(default=None, max_length=120)
+    on_sale: StrictBool = Field(default=False, description="Sold at a sale price already")
     unit_price: StrictInt = Field(ge=0, le=MAX_UNIT_PRICE, description="Minor units, an integer")
     quantity: StrictInt = Field(ge=1, le=100_000)
 
@@ -39,6 +41,22 @@ class CartIn(Strict):
     points_to_spend: StrictInt = Field(default=0, ge=0, le=MAX_POINTS)
     at: datetime | None = Field(
         default=None, description="Moment to price at (default now); must carry an offset"
+    )
+    promo_codes: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=10, description="Promo codes and vouchers presented"
+    )
+    channel: Literal["online", "pos", "app", "call_centre", "import", "partner"] = "online"
+    cart_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The shop's cart id: temporary points granted for this cart may pay here",
+    )
+    partner: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[a-z0-9_\-]+$",
+        description="Coalition partner where the purchase was made; omit for the brand itself",
     )
 
     @field_validator("lines")
@@ -54,7 +72,6 @@ class OrderPlace(CartIn):
     order_id: str = Field(min_length=1, max_length=128, description="The shop's own order id")
     placed_at: datetime | None = None
     paid: StrictBool = Field(default=False, description="Spend points at once, no reservation")
-    channel: Literal["online", "pos", "app", "call_centre", "import"] = "online"
 
     @model_validator(mode="after")
     def _no_at(self) -> OrderPlace:

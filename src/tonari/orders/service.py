@@ -5,7 +5,7 @@ points of the returned units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,29 +19,34 @@ from tonari.kit.errors import Conflict, InsufficientPoints, ValidationFailed
 from tonari.kit.hashing import canonical_hash
 from tonari.kit.outbox import record_event
 from tonari.ledger import service as ledger
+from tonari.ledger.temporary import spendable_for_cart
 from tonari.models.base import table_of
 from tonari.models.customers import Customer
 from tonari.models.orders import Order, OrderLine
+from tonari.orders.offers import (
+    budgets_remaining,
+    complete_snapshot,
+    record_offers,
+    snapshot_of,
+)
 from tonari.orders.schemas import CartIn, OrderPlace
 from tonari.orders.tiering import refresh_tier, tiers_can_fall_without_orders
-from tonari.programs.schemas import CustomerType, Programme
+from tonari.orders.vouchers import code_owners, hand_out, present_codes
+from tonari.programs.schemas import Programme
 from tonari.programs.service import programme_in_force
-from tonari.rules.cart import (
-    ANONYMOUS,
-    CartCalculation,
-    CartLine,
-    CustomerView,
-    calculate_cart,
-)
+from tonari.rules.cart import ANONYMOUS, CartCalculation, CartLine, calculate_cart
 from tonari.rules.lots import expires_at, pending_until
+from tonari.rules.offers.context import CustomerSnapshot, PresentedCode
 
 
 @dataclass(slots=True)
 class Buyer:
     customer_id: int | None
     external_id: str | None
-    view: CustomerView
+    view: CustomerSnapshot
     account: ledger.LockedAccount | None = None
+    codes: list[PresentedCode] = field(default_factory=list)
+    owner_accounts: dict[int, ledger.LockedAccount] = field(default_factory=dict)
 
 
 def _cart_lines(body: CartIn, programme: Programme) -> list[CartLine]:
@@ -64,22 +69,71 @@ def _cart_lines(body: CartIn, programme: Programme) -> list[CartLine]:
             unit_price=line.unit_price,
             quantity=line.quantity,
             category=line.category,
+            brand=line.brand,
+            on_sale=line.on_sale,
         )
         for index, line in enumerate(body.lines, start=1)
     ]
 
 
-async def _buyer(session: AsyncSession, *, tenant_id: int, body: CartIn, lock: bool) -> Buyer:
+async def _lock_accounts(
+    session: AsyncSession, *, tenant_id: int, customer_ids: list[int]
+) -> dict[int, ledger.LockedAccount]:
+    """Lock accounts in customer-id order, so two orders crediting each other's referrers
+    never wait on each other in a cycle."""
+    return {
+        customer_id: await ledger.lock_account(
+            session, tenant_id=tenant_id, customer_id=customer_id
+        )
+        for customer_id in sorted(set(customer_ids))
+    }
+
+
+def cart_reference(body: CartIn) -> str | None:
+    """What temporary points for one cart are tied to: the cart id, else the order id."""
+    return body.cart_id or (body.order_id if isinstance(body, OrderPlace) else None)
+
+
+def _check_partner(body: CartIn, programme: Programme) -> None:
+    if body.partner is not None and programme.partner(body.partner) is None:
+        known = ", ".join(partner.code for partner in programme.partners) or "none configured"
+        raise ValidationFailed(
+            f"the programme has no partner {body.partner!r} (known: {known})",
+            field="partner",
+            code="unknown_partner",
+        )
+
+
+async def _buyer(
+    session: AsyncSession, *, tenant_id: int, body: CartIn, lock: bool, at: datetime
+) -> Buyer:
+    """The buyer (locked when placing), the codes they present and the referrers to credit."""
     if body.customer is None:
-        return Buyer(None, None, ANONYMOUS)
-    row = await find_customer_row(session, tenant_id=tenant_id, reference=body.customer)
+        codes = await present_codes(
+            session, tenant_id=tenant_id, body=body, customer_id=None, at=at
+        )
+        owners = code_owners(codes, None) if lock else []
+        locked = await _lock_accounts(session, tenant_id=tenant_id, customer_ids=owners)
+        return Buyer(None, None, ANONYMOUS, None, codes, locked)
+    cart_ref = cart_reference(body)
+    row = await find_customer_row(
+        session, tenant_id=tenant_id, reference=body.customer, cart_ref=cart_ref
+    )
+    codes = await present_codes(
+        session, tenant_id=tenant_id, body=body, customer_id=int(row.id), at=at
+    )
     account = None
-    available = int(row.available)
+    available = int(row.spendable)
+    locked = {}
     if lock:
-        account = await ledger.lock_account(session, tenant_id=tenant_id, customer_id=row.id)
-        available = account.available
-    view = CustomerView(CustomerType(row.customer_type), row.tier_code or "", available)
-    return Buyer(int(row.id), row.external_id, view, account)
+        owners = code_owners(codes, int(row.id))
+        locked = await _lock_accounts(
+            session, tenant_id=tenant_id, customer_ids=[int(row.id), *owners]
+        )
+        account = locked.pop(int(row.id))
+        available = await spendable_for_cart(session, account, cart_ref)
+    view = snapshot_of(row, available=available, tier_code=row.tier_code or "")
+    return Buyer(int(row.id), row.external_id, view, account, codes, locked)
 
 
 async def calculate_order(
@@ -88,11 +142,27 @@ async def calculate_order(
     at = ensure_aware(body.at, "at") if body.at else now
     version, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
     lines = _cart_lines(body, programme)
-    buyer = await _buyer(session, tenant_id=tenant_id, body=body, lock=False)
+    _check_partner(body, programme)
+    buyer = await _buyer(session, tenant_id=tenant_id, body=body, lock=False, at=at)
     view = buyer.view
     if buyer.customer_id is not None and not view.tier_code:
-        view = CustomerView(view.customer_type, programme.tiers[0].code, view.available_points)
-    calculation = calculate_cart(programme, lines, view, body.points_to_spend)
+        view = replace(view, tier_code=programme.tiers[0].code)
+    view = await complete_snapshot(
+        session, tenant_id=tenant_id, programme=programme, snapshot=view, at=at
+    )
+    codes = buyer.codes
+    budgets = await budgets_remaining(session, tenant_id=tenant_id, programme=programme, lock=False)
+    calculation = calculate_cart(
+        programme,
+        lines,
+        view,
+        body.points_to_spend,
+        at=at,
+        codes=codes,
+        channel=body.channel,
+        partner=body.partner,
+        budgets_remaining=budgets,
+    )
     return {
         "currency": programme.currency,
         "programme_version": version,
@@ -158,7 +228,8 @@ async def place_order(
     placed_at = ensure_aware(body.placed_at, "placed_at") if body.placed_at else now
     version, programme = await programme_in_force(session, tenant_id=tenant_id, at=placed_at)
     lines = _cart_lines(body, programme)
-    buyer = await _buyer(session, tenant_id=tenant_id, body=body, lock=True)
+    _check_partner(body, programme)
+    buyer = await _buyer(session, tenant_id=tenant_id, body=body, lock=True, at=placed_at)
     if buyer.customer_id is not None:
         known = await _existing_order_answer(
             session, tenant_id=tenant_id, order_id=body.order_id, request_hash=request_hash
@@ -176,10 +247,28 @@ async def place_order(
                 at=placed_at,
             )
             tier_code = decision.tier_code
-        buyer.view = CustomerView(buyer.view.customer_type, tier_code, buyer.view.available_points)
-    calculation = calculate_cart(programme, lines, buyer.view, body.points_to_spend)
+        buyer.view = await complete_snapshot(
+            session,
+            tenant_id=tenant_id,
+            programme=programme,
+            snapshot=replace(buyer.view, tier_code=tier_code),
+            at=placed_at,
+        )
+    codes = buyer.codes
+    budgets = await budgets_remaining(session, tenant_id=tenant_id, programme=programme, lock=True)
+    calculation = calculate_cart(
+        programme,
+        lines,
+        buyer.view,
+        body.points_to_spend,
+        at=placed_at,
+        codes=codes,
+        channel=body.channel,
+        partner=body.partner,
+        budgets_remaining=budgets,
+    )
     _refuse_unmet_spend(calculation, buyer)
-    net_spend = calculation.total_regular
+    net_spend = calculation.total_regular - calculation.discount_total
     status = "paid" if body.paid else "placed"
     result: dict[str, Any] = {
         "order_id": body.order_id,
@@ -206,6 +295,8 @@ async def place_order(
         "total_paid": calculation.total_to_pay,
         "points_earned": calculation.points_to_earn,
         "net_spend": net_spend,
+        "discount_total": calculation.discount_total,
+        "partner": body.partner,
         "placed_at": placed_at,
         "paid_at": placed_at if body.paid else None,
         "result": result,
@@ -232,16 +323,49 @@ async def place_order(
                 "line_no": line.line_no,
                 "product_id": line.product_id,
                 "category": line.category,
+                "brand": source.brand,
+                "on_sale": source.on_sale,
                 "unit_price": line.unit_price,
                 "quantity": line.quantity,
                 "line_total": line.regular_total,
+                "discount": line.discount,
                 "points_spent": line.points_applied,
                 "amount_paid": line.price_to_pay,
                 "points_earned": line.points_to_earn,
             }
-            for line in calculation.lines
+            for line, source in zip(calculation.lines, lines, strict=True)
         ],
     )
+    await record_offers(
+        session,
+        tenant_id=tenant_id,
+        programme=programme,
+        calculation=calculation,
+        order_id=order_id,
+        customer_id=buyer.customer_id,
+        at=placed_at,
+    )
+    issued_codes = await hand_out(
+        session,
+        tenant_id=tenant_id,
+        programme=programme,
+        calculation=calculation,
+        codes=codes,
+        owner_accounts=buyer.owner_accounts,
+        order_id=order_id,
+        order_external_id=body.order_id,
+        customer_id=buyer.customer_id,
+        at=placed_at,
+        actor=actor,
+    )
+    if issued_codes:
+        result["issued_codes"] = issued_codes
+        await session.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(result=result)
+            .execution_options(synchronize_session=False)
+        )
     if buyer.account is not None and buyer.customer_id is not None:
         await _move_order_points(
             session,
@@ -316,6 +440,7 @@ async def _move_order_points(
             if line.points_applied
         ],
         reserve=not body.paid,
+        cart_ref=cart_reference(body),
         reason=f"order {body.order_id}",
         actor=actor,
         occurred_at=placed_at,

@@ -16,16 +16,19 @@ from tonari.customers.service import find_customer_row
 from tonari.kit.errors import ValidationFailed
 from tonari.kit.limits import MAX_UNIT_PRICE
 from tonari.models.catalog import Product
-from tonari.programs.schemas import CustomerType
+from tonari.orders.offers import complete_snapshot, snapshot_of
+from tonari.programs.schemas import Programme
 from tonari.programs.service import programme_in_force
 from tonari.rules.cart import (
     ANONYMOUS,
-    CustomerView,
+    CartLine,
+    calculate_cart,
     earn_rate,
     line_points_cap,
     may_spend_points,
     points_for_amount,
 )
+from tonari.rules.offers.context import CustomerSnapshot
 
 MAX_PRODUCTS = 500
 
@@ -75,10 +78,11 @@ async def personal_prices(
     view = ANONYMOUS
     if body.customer is not None:
         row = await find_customer_row(session, tenant_id=tenant_id, reference=body.customer)
-        view = CustomerView(
-            CustomerType(row.customer_type),
-            row.tier_code or programme.tiers[0].code,
-            row.available,
+        view = snapshot_of(
+            row, available=int(row.available), tier_code=row.tier_code or programme.tiers[0].code
+        )
+        view = await complete_snapshot(
+            session, tenant_id=tenant_id, programme=programme, snapshot=view, at=at
         )
     personal = may_spend_points(programme, view)
     tier = None if view.anonymous else programme.tier(view.tier_code)
@@ -91,7 +95,11 @@ async def personal_prices(
         )
         category = product.category or category
         item: dict[str, Any] = {"product_id": product.product_id, "regular_price": price}
-        if tier is None:
+        if programme.offers:
+            item.update(
+                _priced_with_offers(programme, view, product.product_id, price, category, at)
+            )
+        elif tier is None:
             item.update(personal_price=None, points_to_spend=0, points_to_earn=0)
         else:
             rate, _ = earn_rate(programme, tier, product.product_id, category)
@@ -120,4 +128,40 @@ async def personal_prices(
         "available_points": max(view.available_points, 0),
         "personal_price_reason": reason,
         "products": items,
+    }
+
+
+def _priced_with_offers(
+    programme: Programme,
+    view: CustomerSnapshot,
+    product_id: str,
+    price: int,
+    category: str | None,
+    at: datetime,
+) -> dict[str, Any]:
+    """One unit in a cart of its own, through the same engine as the order: what offers take
+    off, then the most points may pay, and what is earned either way."""
+    lines = [CartLine(1, product_id, price, 1, category)]
+    plain = calculate_cart(programme, lines, view, 0, at=at)
+    line = plain.lines[0]
+    applied = [trace.code for trace in plain.offers.traces if trace.applied]
+    if view.anonymous:
+        return {
+            "offer_price": line.price_to_pay,
+            "offers": applied,
+            "personal_price": None,
+            "points_to_spend": 0,
+            "points_to_earn": 0,
+        }
+    spent = calculate_cart(programme, lines, view, max(view.available_points, 0), at=at)
+    spent_line = spent.lines[0]
+    personal = may_spend_points(programme, view)
+    return {
+        "offer_price": line.price_to_pay,
+        "offers": applied,
+        "personal_price": spent_line.price_to_pay if personal else None,
+        "points_to_spend": spent_line.points_applied,
+        "points_to_earn": line.points_to_earn,
+        "points_to_earn_with_points": spent_line.points_to_earn,
+        "earn_rate_bp": line.earn_rate_bp,
     }

@@ -9,6 +9,8 @@ from tonari.kit.clock import utcnow
 from tonari.kit.idempotency import run_once
 from tonari.programs.schemas import ProgrammeApply
 from tonari.programs.service import apply_programme, list_versions, programme_in_force
+from tonari.rules.offers.conditions import CONDITION_TYPES
+from tonari.rules.offers.effects import EFFECT_TYPES
 from tonari.tenants.service import audit
 
 router = APIRouter(prefix="/v1/programmes", tags=["programme"])
@@ -77,3 +79,19 @@ async def versions(session: SessionDep, principal: PrincipalDep) -> list[dict[st
         }
         for r in await list_versions(session, tenant_id=principal.tenant_id)
     ]
+
+
+def _described(types: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {
+            "description": " ".join((cls.__doc__ or "").split()),
+            "parameters": cls.model_json_schema(),
+        }
+        for name, cls in sorted(types.items())
+    }
+
+
+@router.get("/offer-types", summary="Every offer condition and effect, with its parameters")
+async def offer_types(principal: PrincipalDep) -> dict[str, Any]:
+    """What a programme's ``offers`` may use: the registry, as JSON Schema per type."""
+    return {"conditions": _described(CONDITION_TYPES), "effects": _described(EFFECT_TYPES)}

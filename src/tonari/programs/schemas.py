@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from tonari.activities.schemas import ActivityRule
 from tonari.kit.money import Rounding
+from tonari.partners.schemas import Partner
 from tonari.programs.kinds import CustomerType
 from tonari.rules.offers.conditions import CustomerTier
 from tonari.rules.offers.engine import OfferIndex
@@ -154,6 +156,8 @@ class Programme(Strict):
     product_bonuses: list[ProductBonus] = Field(default_factory=list)
     max_cart_lines: int = Field(default=200, ge=1, le=1_000)
     offers: list[Offer] = Field(default_factory=list, max_length=10_000)
+    activities: list[ActivityRule] = Field(default_factory=list, max_length=1_000)
+    partners: list[Partner] = Field(default_factory=list, max_length=1_000)
     _offer_index: OfferIndex | None = PrivateAttr(default=None)
 
     @field_validator("timezone")
@@ -211,6 +215,27 @@ class Programme(Strict):
                             f"tier {missing[0]!r}"
                         )
         return self
+
+    @model_validator(mode="after")
+    def _activities_and_partners_are_consistent(self) -> Programme:
+        for label, codes in (
+            ("activity", [rule.code for rule in self.activities]),
+            ("partner", [partner.code for partner in self.partners]),
+        ):
+            duplicates = sorted({code for code in codes if codes.count(code) > 1})
+            if duplicates:
+                raise ValueError(f"{label} codes must be unique: {', '.join(duplicates)}")
+        partner_codes = {partner.code for partner in self.partners}
+        for position, rule in enumerate(self.activities):
+            if rule.partner is not None and rule.partner not in partner_codes:
+                raise ValueError(
+                    f"activities[{position}] ({rule.code}): partner {rule.partner!r} is not "
+                    "one of the programme's partners"
+                )
+        return self
+
+    def partner(self, code: str | None) -> Partner | None:
+        return next((partner for partner in self.partners if partner.code == code), None)
 
     def offer_index(self) -> OfferIndex:
         """Built once per programme version: offers by the products they need."""

@@ -210,13 +210,18 @@ def _earn(
     working: list[WorkingLine],
     applied: dict[str, OfferEffects],
     explanations: list[Explanation],
+    partner_rate: int | None = None,
 ) -> None:
-    """Points per line: the tier (or product bonus) rate, then each offer's change in the order
-    the offers applied, then fixed bonus points. Each offer's share is credited to it."""
+    """Points per line: the tier (or product bonus) rate — or a coalition partner's own rate
+    for a purchase made there — then each offer's change in the order the offers applied, then
+    fixed bonus points. Each offer's share is credited to it."""
     for effects in applied.values():
         effects.earn_points = 0
     for result, line in zip(results, working, strict=True):
-        rate, why = earn_rate(programme, tier, result.product_id, result.category)
+        if partner_rate is not None:
+            rate, why = partner_rate, f"the partner earns {partner_rate / 100:g}%"
+        else:
+            rate, why = earn_rate(programme, tier, result.product_id, result.category)
         base = (
             result.price_to_pay
             if programme.earn_base is EarnBase.PAID_AMOUNT
@@ -326,9 +331,17 @@ def calculate_cart(
         Explanation("tier", True, f"tier {tier.name} earns {tier.earn_rate_bp / 100:g}%")
     )
     by_offer = {effects.offer_code: effects for effects in outcome.applied}
-    _earn(programme, tier, results, working, by_offer, explanations)
+    at_partner = programme.partner(partner)
+    partner_rate = at_partner.earn_rate_bp if at_partner is not None else None
+    if at_partner is not None and partner_rate is not None:
+        explanations.append(
+            Explanation(
+                "partner", True, f"bought at {at_partner.name}: earns {partner_rate / 100:g}%"
+            )
+        )
+    _earn(programme, tier, results, working, by_offer, explanations, partner_rate)
     if not _within_points_budgets(programme, outcome, by_offer, budgets):
-        _earn(programme, tier, results, working, by_offer, explanations)
+        _earn(programme, tier, results, working, by_offer, explanations, partner_rate)
     max_spendable = min(
         sum(result.max_points for result in results), max(customer.available_points, 0)
     )

@@ -30,6 +30,8 @@ EVENT_TYPES = (
     "order.returned",
     "customer.tier_changed",
     "points.expiring",
+    "code.issued",
+    "voucher.issued",
 )
 
 

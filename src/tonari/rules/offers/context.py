@@ -21,6 +21,7 @@ class PresentedCode:
     ``promo_code`` condition. ``valid`` is false with a ``reason`` when the code exists but may not
     be used now (expired, used up, another customer's); an unknown code is never presented.
     ``owner_customer_id`` is set for shareable referral codes, so self-referral can be refused.
+    ``value_minor`` is a gift voucher's money value, spent by the ``discount_code_value`` effect.
     """
 
     code: str
@@ -28,6 +29,7 @@ class PresentedCode:
     valid: bool = True
     reason: str = ""
     owner_customer_id: int | None = None
+    value_minor: int = 0
 
 
 @dataclass(frozen=True, slots=True)

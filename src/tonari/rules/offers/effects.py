@@ -80,6 +80,22 @@ class DiscountFixed(EffectBase):
             _spread(lines, self.amount, effects)
 
 
+class DiscountCodeValue(EffectBase):
+    """Gift vouchers: each valid presented code of ``pools`` takes its own value off the
+    matching lines (a voucher worth more than the cart pays for the cart, not cash back)."""
+
+    type: Literal["discount_code_value"]
+    pools: list[str] = Field(min_length=1)
+    filter: LineFilter = ANY_LINE
+
+    def apply(self, ctx: OfferContext, effects: OfferEffects) -> None:
+        value = sum(
+            code.value_minor for code in ctx.codes if code.valid and code.pool in self.pools
+        )
+        if value:
+            _spread(matching_lines(ctx.lines, self.filter), value, effects)
+
+
 def _units(lines: list[WorkingLine]) -> list[WorkingLine]:
     """One entry per unit, dearest first (ties by line number) so "cheapest" is well defined."""
     ordered = sorted(lines, key=lambda line: (-line.unit_price, line.line_no))
@@ -388,6 +404,7 @@ def ctx_offer_code(effects: OfferEffects) -> str:
 Effect = Annotated[
     DiscountPercent
     | DiscountFixed
+    | DiscountCodeValue
     | DiscountCheapest
     | BuyXGetY
     | SteppedDiscount
@@ -408,6 +425,7 @@ EFFECT_TYPES: dict[str, type[EffectBase]] = {
     for cls in (
         DiscountPercent,
         DiscountFixed,
+        DiscountCodeValue,
         DiscountCheapest,
         BuyXGetY,
         SteppedDiscount,
@@ -427,6 +445,7 @@ DISCOUNT_TYPES = frozenset(
     {
         "discount_percent",
         "discount_fixed",
+        "discount_code_value",
         "discount_cheapest",
         "buy_x_get_y",
         "stepped_discount",

@@ -1,0 +1,129 @@
+"""Codes at checkout: the codes a buyer presents, and what a placed order hands out.
+
+A presented code is redeemed only when an applied offer asked for its pool, so a code typed
+in vain is not used up. Codes and referral points handed out by offers are written in the
+order's transaction: a rolled-back order hands out nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonari.codes import service as codes_service
+from tonari.ledger import service as ledger
+from tonari.orders.schemas import CartIn
+from tonari.programs.schemas import Programme
+from tonari.rules.cart import CartCalculation
+from tonari.rules.lots import expires_at, pending_until
+from tonari.rules.offers.conditions import PromoCode
+from tonari.rules.offers.context import PresentedCode
+
+
+async def present_codes(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    body: CartIn,
+    customer_id: int | None,
+    at: datetime,
+) -> list[PresentedCode]:
+    if not body.promo_codes:
+        return []
+    return await codes_service.resolve_presented_codes(
+        session, tenant_id=tenant_id, codes=body.promo_codes, customer_id=customer_id, at=at
+    )
+
+
+def code_owners(codes: list[PresentedCode], buyer_id: int | None) -> list[int]:
+    """Other customers whose shared codes were presented: their accounts may be credited."""
+    return sorted(
+        {
+            code.owner_customer_id
+            for code in codes
+            if code.valid and code.owner_customer_id not in (None, buyer_id)
+        }  # type: ignore[misc]
+    )
+
+
+def redeemed_codes(
+    programme: Programme, calculation: CartCalculation, codes: list[PresentedCode]
+) -> list[PresentedCode]:
+    """The presented codes an applied offer relied upon."""
+    applied = {effects.offer_code for effects in calculation.offers.applied}
+    pools: set[str] = set()
+    for offer in programme.offers:
+        if offer.code in applied:
+            for condition in offer.conditions:
+                if isinstance(condition, PromoCode):
+                    pools.update(condition.pools)
+    return [code for code in codes if code.valid and code.pool in pools]
+
+
+async def hand_out(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    programme: Programme,
+    calculation: CartCalculation,
+    codes: list[PresentedCode],
+    owner_accounts: dict[int, ledger.LockedAccount],
+    order_id: int,
+    order_external_id: str,
+    customer_id: int | None,
+    at: datetime,
+    actor: str,
+) -> list[dict[str, object]]:
+    """Redeem the codes used, issue the codes offers hand out, credit referrers.
+
+    Returns the issued codes, for the order's answer.
+    """
+    used = redeemed_codes(programme, calculation, codes)
+    if used:
+        await codes_service.redeem_codes(
+            session,
+            tenant_id=tenant_id,
+            presented=used,
+            customer_id=customer_id,
+            order_external_id=order_external_id,
+            at=at,
+        )
+    issued: list[dict[str, object]] = []
+    if customer_id is not None:
+        for item in calculation.issued:
+            if item.kind != "code":
+                continue
+            for _ in range(item.quantity):
+                code = await codes_service.issue_personal_code(
+                    session,
+                    tenant_id=tenant_id,
+                    pool=item.name,
+                    customer_id=customer_id,
+                    at=at,
+                    reason=f"offer {item.offer_code}, order {order_external_id}",
+                )
+                issued.append({"offer": item.offer_code, "pool": item.name, "code": code})
+    for effects in calculation.offers.applied:
+        owner = effects.code_owner_customer_id
+        account = owner_accounts.get(owner) if owner is not None else None
+        if account is None or not effects.code_owner_points:
+            continue
+        await ledger.earn_lots(
+            session,
+            account,
+            [
+                ledger.LotToEarn(
+                    amount=effects.code_owner_points,
+                    earned_at=at,
+                    pending_until=pending_until(programme, at),
+                    expires_at=expires_at(programme, at),
+                    source="referral",
+                )
+            ],
+            reason=f"referral: order {order_external_id} used their code",
+            actor=actor,
+            occurred_at=at,
+            idempotency_key=f"referral:{order_id}:{effects.offer_code}",
+        )
+    return issued
