@@ -94,3 +94,27 @@ async def test_a_coalition_partner_earns_its_own_rate_and_unknown_partners_are_r
     assert settlement.status_code == 200, settlement.text
     rows = {row["partner"]: row for row in settlement.json()["partners"]}
     assert rows["travel"]["points_issued"] == 1_400
+
+
+async def test_panasonic_review_earns_500_once_per_product_and_profile_sections_pay(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await make_tenant(session)  # the shipped Panasonic programme, activities included
+    await put_customer(client, tenant, "c1")
+
+    async def report(activity_id: str, action: str, subject: str) -> dict[str, object]:
+        response = await client.post(
+            "/v1/customers/c1/activities",
+            json={"action": action, "activity_id": activity_id, "subject": subject},
+            headers=tenant.headers,
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json()["decisions"][0])
+
+    assert (await report("r1", "review_written", "kettle-nc"))["points"] == 500
+    second = await report("r2", "review_written", "kettle-nc")
+    assert (second["points"], second["reason_code"]) == (0, "already_rewarded")
+    assert (await report("r3", "review_written", "tv-ex750"))["points"] == 500
+    assert (await report("p1", "profile_section_completed", "kitchen"))["points"] == 300
+    profile = (await client.get("/v1/customers/c1", headers=tenant.headers)).json()
+    assert profile["balances"]["available"] + profile["balances"]["pending"] == 1_300

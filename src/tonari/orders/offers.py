@@ -223,7 +223,7 @@ async def record_offers(
     applied = calculation.offers.applied
     if not applied:
         return
-    by_code = {offer.code: offer for offer in programme.offers}
+    by_code = programme.offer_index().by_code
     await session.execute(
         pg_insert(OfferApplication),
         [
@@ -344,7 +344,7 @@ async def undo_offers(
             )
         )
     ).all()
-    by_code = {offer.code: offer for offer in programme.offers}
+    by_code = programme.offer_index().by_code
     for code, discount, points in sorted(rows):
         offer = by_code.get(code)
         if offer is None or offer.limits.budget is None:

@@ -51,13 +51,12 @@ def redeemed_codes(
     programme: Programme, calculation: CartCalculation, codes: list[PresentedCode]
 ) -> list[PresentedCode]:
     """The presented codes an applied offer relied upon."""
-    applied = {effects.offer_code for effects in calculation.offers.applied}
+    by_code = programme.offer_index().by_code
     pools: set[str] = set()
-    for offer in programme.offers:
-        if offer.code in applied:
-            for condition in offer.conditions:
-                if isinstance(condition, PromoCode):
-                    pools.update(condition.pools)
+    for effects in calculation.offers.applied:
+        for condition in by_code[effects.offer_code].conditions:
+            if isinstance(condition, PromoCode):
+                pools.update(condition.pools)
     return [code for code in codes if code.valid and code.pool in pools]
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tonari.kit.money import BASIS_POINTS, Rounding, allocate, divide
-from tonari.programs.schemas import EarnBase, Programme, Tier
+from tonari.programs.schemas import EarnBase, ProductBonus, Programme, Tier
 from tonari.rules.explain import Explanation
 from tonari.rules.offers.context import ANONYMOUS_SNAPSHOT, CustomerSnapshot, PresentedCode
 from tonari.rules.offers.engine import OffersOutcome, OfferTrace, apply_offers
@@ -151,25 +151,47 @@ def line_points_cap(programme: Programme, line_total: int) -> int:
     return money_cap // (BASIS_POINTS * programme.point_value_minor)
 
 
+def product_bonus(
+    programme: Programme, product_id: str, category: str | None
+) -> ProductBonus | None:
+    """The bonus a line gets: a product's own beats its category's (first entry of each)."""
+    if not programme.product_bonuses:
+        return None
+    bonus = None
+    for candidate in programme.product_bonuses:
+        if candidate.product_id is not None and candidate.product_id == product_id:
+            return candidate
+        if bonus is None and candidate.category is not None and candidate.category == category:
+            bonus = candidate
+    return bonus
+
+
+def bonus_rate(tier: Tier, bonus: ProductBonus | None) -> int:
+    if bonus is None:
+        return tier.earn_rate_bp
+    if bonus.replaces_tier_rate:
+        return max(bonus.earn_rate_bp, tier.earn_rate_bp)
+    return bonus.earn_rate_bp + tier.earn_rate_bp
+
+
+def explain_rate(
+    tier: Tier, bonus: ProductBonus | None, product_id: str, category: str | None
+) -> str:
+    rate = bonus_rate(tier, bonus)
+    if bonus is None:
+        return f"{tier.name} earns {rate / 100:g}%"
+    target = f"product {product_id}" if bonus.product_id else f"category {category}"
+    if bonus.replaces_tier_rate:
+        return f"{target} earns {rate / 100:g}% whatever the tier"
+    return f"{target} earns {bonus.earn_rate_bp / 100:g}% on top of {tier.name}"
+
+
 def earn_rate(
     programme: Programme, tier: Tier, product_id: str, category: str | None
 ) -> tuple[int, str]:
     """The rate a line earns at, and why: a product bonus beats a category bonus beats the tier."""
-    bonus = None
-    for candidate in programme.product_bonuses:
-        if candidate.product_id is not None and candidate.product_id == product_id:
-            bonus = candidate
-            break
-        if bonus is None and candidate.category is not None and candidate.category == category:
-            bonus = candidate
-    if bonus is None:
-        return tier.earn_rate_bp, f"{tier.name} earns {tier.earn_rate_bp / 100:g}%"
-    target = f"product {product_id}" if bonus.product_id else f"category {category}"
-    if bonus.replaces_tier_rate:
-        rate = max(bonus.earn_rate_bp, tier.earn_rate_bp)
-        return rate, f"{target} earns {rate / 100:g}% whatever the tier"
-    rate = bonus.earn_rate_bp + tier.earn_rate_bp
-    return rate, f"{target} earns {bonus.earn_rate_bp / 100:g}% on top of {tier.name}"
+    bonus = product_bonus(programme, product_id, category)
+    return bonus_rate(tier, bonus), explain_rate(tier, bonus, product_id, category)
 
 
 def points_for_amount(programme: Programme, amount: int, rate_bp: int) -> int:
@@ -207,7 +229,7 @@ def _earn(
     programme: Programme,
     tier: Tier,
     results: list[LineResult],
-    working: list[WorkingLine],
+    working: list[WorkingLine] | None,
     applied: dict[str, OfferEffects],
     explanations: list[Explanation],
     partner_rate: int | None = None,
@@ -217,30 +239,39 @@ def _earn(
     fixed bonus points. Each offer's share is credited to it."""
     for effects in applied.values():
         effects.earn_points = 0
-    for result, line in zip(results, working, strict=True):
+    lines: list[WorkingLine | None] = (
+        list(working) if working is not None else [None] * len(results)
+    )
+    for result, line in zip(results, lines, strict=True):
+        special = None
         if partner_rate is not None:
-            rate, why = partner_rate, f"the partner earns {partner_rate / 100:g}%"
+            rate = partner_rate
         else:
-            rate, why = earn_rate(programme, tier, result.product_id, result.category)
+            special = product_bonus(programme, result.product_id, result.category)
+            rate = bonus_rate(tier, special)
         base = (
             result.price_to_pay
             if programme.earn_base is EarnBase.PAID_AMOUNT
             else result.regular_total
         )
         points = points_for_amount(programme, base, rate)
-        for change in line.earn_changes:
-            offer = applied.get(change.offer_code)
-            if offer is None:
-                continue
-            rate = _changed_rate(rate, change.mode, change.rate_bp)
-            changed = points_for_amount(programme, base, rate)
-            offer.earn_points += changed - points
-            points = changed
-        bonus = sum(amount for code, amount in line.bonus_by_offer.items() if code in applied)
+        bonus = 0
+        if line is not None:
+            for change in line.earn_changes:
+                offer = applied.get(change.offer_code)
+                if offer is None:
+                    continue
+                rate = _changed_rate(rate, change.mode, change.rate_bp)
+                changed = points_for_amount(programme, base, rate)
+                offer.earn_points += changed - points
+                points = changed
+            bonus = sum(amount for code, amount in line.bonus_by_offer.items() if code in applied)
         result.earn_rate_bp = rate
         result.bonus_points = bonus
         result.points_to_earn = points + bonus
-        if rate != tier.earn_rate_bp and not line.earn_changes:
+        changed_by_offers = line is not None and bool(line.earn_changes)
+        if special is not None and rate != tier.earn_rate_bp and not changed_by_offers:
+            why = explain_rate(tier, special, result.product_id, result.category)
             explanations.append(Explanation("product_bonus", True, why, line_no=result.line_no))
 
 
@@ -252,7 +283,7 @@ def _within_points_budgets(
 ) -> bool:
     """Withdraw the offers whose points would overrun their budget; False if any was."""
     within = True
-    for offer in programme.offers:
+    for offer in programme.offer_index().needs.budget_offers:
         budget = offer.limits.budget_points
         effects = applied.get(offer.code)
         if budget is None or effects is None:
@@ -291,10 +322,11 @@ def calculate_cart(
 ) -> CartCalculation:
     """Offers first (discounts lower what points may pay and what earns), then points spent,
     then points earned. ``at`` is the transaction's moment; offers need it."""
-    working = _working_lines(lines)
     outcome = OffersOutcome()
     budgets = budgets_remaining or {}
+    working: list[WorkingLine] | None = None
     if programme.offers:
+        working = _working_lines(lines)
         if at is None:
             raise ValueError("calculate_cart needs the transaction moment when offers exist")
         context = OfferContext(
@@ -308,19 +340,34 @@ def calculate_cart(
             budgets_remaining=budgets,
         )
         outcome = apply_offers(context, programme.offer_index())
-    results = [
-        LineResult(
-            line_no=line.line_no,
-            product_id=line.product_id,
-            category=line.category,
-            unit_price=line.unit_price,
-            quantity=line.quantity,
-            regular_total=line.regular_total,
-            discount=line.discount,
-            max_points=line_points_cap(programme, line.remaining),
-        )
-        for line in working
-    ]
+    results = (
+        [
+            LineResult(
+                line_no=line.line_no,
+                product_id=line.product_id,
+                category=line.category,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                regular_total=line.regular_total,
+                discount=line.discount,
+                max_points=line_points_cap(programme, line.remaining),
+            )
+            for line in working
+        ]
+        if working is not None
+        else [
+            LineResult(
+                line_no=line.line_no,
+                product_id=line.product_id,
+                category=line.category,
+                unit_price=line.unit_price,
+                quantity=line.quantity,
+                regular_total=line.total,
+                max_points=line_points_cap(programme, line.total),
+            )
+            for line in lines
+        ]
+    )
     explanations: list[Explanation] = []
     applied = _spend_points(programme, results, customer, points_requested, explanations)
     if customer.anonymous:
@@ -356,6 +403,10 @@ def calculate_cart(
     )
 
 
+def _share_text(programme: Programme) -> str:
+    return f"{programme.max_points_share_bp / 100:g}%"
+
+
 def _spend_points(
     programme: Programme,
     results: list[LineResult],
@@ -365,7 +416,6 @@ def _spend_points(
 ) -> int:
     """Spread the points the buyer asked to spend over the lines; returns the points applied."""
     spending_allowed = may_spend_points(programme, customer)
-    share_text = f"{programme.max_points_share_bp / 100:g}%"
     if not spending_allowed:
         for result in results:
             result.max_points = 0
@@ -382,7 +432,9 @@ def _spend_points(
         if points_requested > max(customer.available_points, 0) and spending_allowed:
             why = f"only {max(customer.available_points, 0)} points available"
         elif spending_allowed:
-            why = f"points may pay at most {share_text} of each line ({cap_total} points)"
+            why = (
+                f"points may pay at most {_share_text(programme)} of each line ({cap_total} points)"
+            )
         else:
             why = "paying with points is not allowed for this customer"
         explanations.append(
@@ -403,7 +455,8 @@ def _spend_points(
                 Explanation(
                     "max_points_share",
                     True,
-                    f"points capped at {share_text} of line ({result.max_points} points)",
+                    f"points capped at {_share_text(programme)} of line "
+                    f"({result.max_points} points)",
                     line_no=result.line_no,
                 )
             )

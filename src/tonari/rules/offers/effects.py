@@ -292,6 +292,7 @@ class EarnRate(EffectBase):
         change = EarnChange(offer_code=effects.offer_code, mode=self.mode, rate_bp=self.rate_bp)
         for line in matching_lines(ctx.lines, self.filter):
             line.earn_changes.append(change)
+            effects.changed_earning = True
 
 
 class BonusPoints(EffectBase):

@@ -115,6 +115,8 @@ class OfferIndex:
     always: tuple[int, ...]
     by_kind: dict[str, dict[str, tuple[int, ...]]]
     needs: SnapshotNeeds = SnapshotNeeds()
+    withdrawable: frozenset[str] = frozenset()
+    by_code: dict[str, Offer] = field(default_factory=dict)
 
     @classmethod
     def build(cls, offers: Sequence[Offer]) -> OfferIndex:
@@ -139,6 +141,8 @@ class OfferIndex:
                 for kind, table in by_kind.items()
             },
             needs=snapshot_needs(ranked),
+            withdrawable=frozenset(o.code for o in ranked if may_be_withdrawn(o)),
+            by_code={offer.code: offer for offer in ranked},
         )
 
     def candidates(self, lines: Sequence[WorkingLine]) -> list[Offer]:
@@ -207,7 +211,17 @@ def _restore(lines: list[WorkingLine], saved: Saved) -> None:
         del line.earn_changes[changes:]
 
 
-def _apply_one(offer: Offer, ctx: OfferContext) -> tuple[OfferEffects | None, str]:
+def may_be_withdrawn(offer: Offer) -> bool:
+    """Whether the offer can be refused after its effects ran (a money budget it would
+    overrun, stamps the buyer lacks): only then is the cart saved first, to be put back."""
+    return offer.limits.budget_money is not None or any(
+        isinstance(effect, UseStamps) for effect in offer.effects
+    )
+
+
+def _apply_one(
+    offer: Offer, ctx: OfferContext, withdrawable: bool
+) -> tuple[OfferEffects | None, str]:
     reasons = []
     for condition in offer.conditions:
         verdict = condition.check(ctx)
@@ -215,27 +229,31 @@ def _apply_one(offer: Offer, ctx: OfferContext) -> tuple[OfferEffects | None, st
             return None, verdict.reason
         reasons.append(verdict.reason)
     met = "; ".join(reasons)
-    saved = _snapshot(ctx.lines)
+    saved = _snapshot(ctx.lines) if withdrawable else None
     effects = OfferEffects(offer_code=offer.code)
     for effect in offer.effects:
         effect.apply(ctx, effects)
+    refusal = _refusal_after_effects(offer, ctx, effects)
+    if refusal is not None:
+        assert saved is not None, "only offers that may be withdrawn are refused here"
+        _restore(ctx.lines, saved)
+        return None, refusal
+    if effects.is_empty():
+        return None, "conditions met but nothing in the cart for its effects"
+    return effects, met or "no conditions"
+
+
+def _refusal_after_effects(offer: Offer, ctx: OfferContext, effects: OfferEffects) -> str | None:
     for card, count in effects.stamps_used.items():
         held = ctx.customer.stamps.get(card, 0)
         if held < count:
-            _restore(ctx.lines, saved)
-            return None, f"needs {count} stamps on {card}, has {held}"
+            return f"needs {count} stamps on {card}, has {held}"
     budget = offer.limits.budget_money
     if budget is not None:
         left = ctx.budgets_remaining.get(offer.code, budget)
         if effects.discount > left:
-            _restore(ctx.lines, saved)
-            return None, f"budget: {left:,} left, the offer would give {effects.discount:,}"
-    changed_earning = any(
-        len(line.earn_changes) > before[2] for line, before in zip(ctx.lines, saved, strict=True)
-    )
-    if effects.is_empty() and not changed_earning:
-        return None, "conditions met but nothing in the cart for its effects"
-    return effects, met or "no conditions"
+            return f"budget: {left:,} left, the offer would give {effects.discount:,}"
+    return None
 
 
 def apply_offers(ctx: OfferContext, index: OfferIndex) -> OffersOutcome:
@@ -252,7 +270,7 @@ def apply_offers(ctx: OfferContext, index: OfferIndex) -> OffersOutcome:
         if reason is not None:
             outcome.traces.append(OfferTrace(offer.code, offer.name, False, reason))
             continue
-        effects, why = _apply_one(offer, ctx)
+        effects, why = _apply_one(offer, ctx, offer.code in index.withdrawable)
         if effects is None:
             outcome.traces.append(OfferTrace(offer.code, offer.name, False, why))
             continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from tonari.rules.offers.state import WorkingLine
@@ -17,6 +19,16 @@ class LineFilter(BaseModel):
     brands: list[str] = Field(default_factory=list, max_length=1_000)
     exclude_products: list[str] = Field(default_factory=list, max_length=10_000)
     exclude_on_sale: bool = False
+
+    @cached_property
+    def selects_everything(self) -> bool:
+        return not (
+            self.products
+            or self.categories
+            or self.brands
+            or self.exclude_products
+            or self.exclude_on_sale
+        )
 
     def matches(self, line: WorkingLine) -> bool:
         if self.products and line.product_id not in self.products:
@@ -46,4 +58,6 @@ ANY_LINE = LineFilter()
 
 
 def matching_lines(lines: list[WorkingLine], line_filter: LineFilter) -> list[WorkingLine]:
+    if line_filter.selects_everything:
+        return list(lines)
     return [line for line in lines if line_filter.matches(line)]

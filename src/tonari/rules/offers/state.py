@@ -79,6 +79,7 @@ class OfferEffects:
     issued: list[Issued] = field(default_factory=list)
     code_owner_points: int = 0
     code_owner_customer_id: int | None = None
+    changed_earning: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -87,7 +88,8 @@ class OfferEffects:
 
     def is_empty(self) -> bool:
         return not (
-            self.discount
+            self.changed_earning
+            or self.discount
             or self.bonus_points
             or self.stamps_added
             or self.stamps_used
