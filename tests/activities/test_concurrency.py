@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import time
 
 from sqlalchemy import func, select
 
 from tests.activities.worker import BUDGET, CUSTOMERS, POINTS, REVIEW_POINTS
-from tests.conftest import REPO_ROOT
 from tests.factories import TenantFixture
+from tests.processes import run_workers
 from tonari.customers.schemas import CustomerUpsert
 from tonari.customers.service import upsert_customer
 from tonari.db import Database
@@ -83,32 +80,13 @@ async def _state(url: str, tenant_id: int) -> dict:
 
 def _run_workers(url: str, tenant_id: int, mode: str, count: int, ids: list[int]) -> list[dict]:
     start = time.time() + 4  # every process connected and waiting by then
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.activities.worker",
-                url,
-                str(tenant_id),
-                mode,
-                str(count),
-                str(seed),
-                ",".join(map(str, ids)),
-                str(start),
-            ],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for seed in range(PROCESSES)
-    ]
-    reports = []
-    for process in processes:
-        out, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-3000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    reports = run_workers(
+        "tests.activities.worker",
+        [
+            [url, str(tenant_id), mode, str(count), str(seed), ",".join(map(str, ids)), str(start)]
+            for seed in range(PROCESSES)
+        ],
+    )
     assert max(r["started"] for r in reports) < min(r["finished"] for r in reports), (
         "the four processes really ran side by side"
     )

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import time
 
 from sqlalchemy import func, select
 
 from tests.codes.support import T0, make_pool
-from tests.conftest import REPO_ROOT
 from tests.factories import TenantFixture
+from tests.processes import run_workers
 from tonari.codes.service import generate_codes
 from tonari.db import Database
 from tonari.models.codes import CodeRedemption, PromoCode
@@ -40,32 +37,14 @@ async def _codes(url: str, tenant_id: int, pool: str) -> list[str]:
 
 def _race(url: str, tenant_id: int, mode: str, pool: str, codes: list[str]) -> list[dict[str, int]]:
     start = time.time() + 3
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.codes.redeem_worker",
-                url,
-                str(tenant_id),
-                mode,
-                str(seed),
-                str(start),
-                pool,
-                *codes,
-            ],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for seed in range(PROCESSES)
-    ]
-    reports = []
-    for process in processes:
-        out, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err[-3000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    reports = run_workers(
+        "tests.codes.redeem_worker",
+        [
+            [url, str(tenant_id), mode, str(seed), str(start), pool, *codes]
+            for seed in range(PROCESSES)
+        ],
+        timeout=300,
+    )
     return reports
 
 

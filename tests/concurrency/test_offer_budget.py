@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 
 from sqlalchemy import func, select
 
-from tests.conftest import REPO_ROOT
 from tests.factories import TenantFixture, make_tenant, panasonic_document
+from tests.processes import run_workers
 from tonari.db import Database
 from tonari.ledger.verify import verify_ledger
 from tonari.models.offers import OfferApplication, OfferBudget
@@ -63,29 +60,11 @@ async def _state(url: str, tenant_id: int) -> dict[str, object]:
 
 def test_parallel_orders_never_overspend_a_points_budget(database_url: str) -> None:
     tenant = asyncio.run(_tenant(database_url))
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.concurrency.budget_worker",
-                database_url,
-                str(tenant.id),
-                str(PER_PROCESS),
-                str(seed),
-            ],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for seed in range(PROCESSES)
-    ]
-    bonus = 0
-    for process in processes:
-        out, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-3000:]
-        bonus += json.loads(out.strip().splitlines()[-1])["bonus"]
+    reports = run_workers(
+        "tests.concurrency.budget_worker",
+        [[database_url, tenant.id, PER_PROCESS, seed] for seed in range(PROCESSES)],
+    )
+    bonus = sum(report["bonus"] for report in reports)
     state = asyncio.run(_state(database_url, tenant.id))
     assert bonus == (BUDGET // BONUS) * BONUS == 980
     assert state["spent"] == state["given"] == bonus

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 
 from sqlalchemy import func, select
 
-from tests.conftest import REPO_ROOT
 from tests.factories import TenantFixture
+from tests.processes import run_workers
 from tonari.customers.schemas import CustomerUpsert
 from tonari.customers.service import upsert_customer
 from tonari.db import Database
@@ -59,31 +56,10 @@ async def _setup_shared_customer(url: str, tenant_id: int, grant: int) -> None:
 
 
 def _run_workers(url: str, tenant_id: int, mode: str, count: int) -> list[dict]:
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.concurrency.worker",
-                url,
-                str(tenant_id),
-                mode,
-                str(count),
-                str(seed),
-            ],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for seed in range(PROCESSES)
-    ]
-    reports = []
-    for process in processes:
-        out, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-3000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
-    return reports
+    return run_workers(
+        "tests.concurrency.worker",
+        [[url, tenant_id, mode, count, seed] for seed in range(PROCESSES)],
+    )
 
 
 async def _state(url: str, tenant_id: int) -> dict:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.conftest import REPO_ROOT
 from tests.factories import TenantFixture
 from tests.partners.support import HEADER
+from tests.processes import run_workers
 from tonari.customers.schemas import CustomerUpsert
 from tonari.customers.service import upsert_customer
 from tonari.db import Database
@@ -88,29 +85,10 @@ def test_three_processes_importing_one_file_credit_each_row_once(
     path = tmp_path / "day.csv"
     path.write_text(HEADER + "\n".join(lines) + "\n")
     start = time.time() + 4
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.partners.worker",
-                database_url,
-                str(committed_tenant.id),
-                str(path),
-                str(start),
-            ],
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(PROCESSES)
-    ]
-    reports = []
-    for process in processes:
-        out, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-3000:]
-        reports.append(json.loads(out.strip().splitlines()[-1]))
+    reports = run_workers(
+        "tests.partners.worker",
+        [[database_url, str(committed_tenant.id), str(path), str(start)] for _ in range(PROCESSES)],
+    )
     assert sum(r["credited"] for r in reports) == ROWS
     assert sum(r["skipped"] for r in reports) == ROWS * (PROCESSES - 1)
     state = asyncio.run(_state(database_url, committed_tenant.id))

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonari.codes.service import release_codes
 from tonari.models.offers import Membership, OfferApplication, OfferBudget, StampMovement
 from tonari.models.orders import Order, OrderLine
+from tonari.orders.tiering import spend_between
 from tonari.programs.kinds import CustomerType
 from tonari.programs.schemas import Programme
 from tonari.rules.calendar import months_ago, previous_month_bounds
@@ -58,20 +59,6 @@ def period_start(offer: Offer, at: datetime, programme: Programme) -> datetime |
         start = midnight.replace(month=1, day=1)
     # Re-attach the zone so a DST change inside the period is counted correctly.
     return start.replace(tzinfo=programme.zone).astimezone(UTC)
-
-
-async def _spend_between(
-    session: AsyncSession, customer_id: int, start: datetime, end: datetime
-) -> int:
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Order.net_spend), 0)).where(
-            Order.customer_id == customer_id,
-            Order.placed_at >= start,
-            Order.placed_at < end,
-            Order.status != "cancelled",
-        )
-    )
-    return int(total or 0)
 
 
 async def _units_this_year(
@@ -139,10 +126,10 @@ async def complete_snapshot(
     changes: dict[str, Any] = {}
     if needs.previous_month_spend:
         start, end = previous_month_bounds(at, programme.zone)
-        changes["spend_previous_month"] = await _spend_between(session, customer_id, start, end)
+        changes["spend_previous_month"] = await spend_between(session, customer_id, start, end)
     if needs.rolling_months:
         changes["spend_rolling_months"] = {
-            months: await _spend_between(
+            months: await spend_between(
                 session, customer_id, months_ago(at, months, programme.zone), at
             )
             for months in sorted(needs.rolling_months)

@@ -16,7 +16,7 @@ from tonari.rules.calendar import months_ago, previous_month_bounds
 from tonari.rules.tiers import SpendSnapshot, TierDecision, evaluate_tier
 
 
-async def _spend_between(
+async def spend_between(
     session: AsyncSession, customer_id: int, start: datetime, end: datetime
 ) -> int:
     total = await session.scalar(
@@ -52,10 +52,10 @@ async def reevaluate_tier(
     rolling = previous = 0
     if basis is QualificationBasis.ROLLING_MONTHS:
         start = months_ago(at, programme.qualification.months or 0, programme.zone)
-        rolling = await _spend_between(session, customer_id, start, at)
+        rolling = await spend_between(session, customer_id, start, at)
     elif basis is QualificationBasis.PREVIOUS_CALENDAR_MONTH:
         start, end = previous_month_bounds(at, programme.zone)
-        previous = await _spend_between(session, customer_id, start, end)
+        previous = await spend_between(session, customer_id, start, end)
     spend = SpendSnapshot(
         lifetime=row.lifetime_spend,
         rolling=rolling,

@@ -308,6 +308,21 @@ def _within_points_budgets(
     return within
 
 
+def _line_result(
+    programme: Programme, line: CartLine | WorkingLine, regular_total: int, discount: int
+) -> LineResult:
+    return LineResult(
+        line_no=line.line_no,
+        product_id=line.product_id,
+        category=line.category,
+        unit_price=line.unit_price,
+        quantity=line.quantity,
+        regular_total=regular_total,
+        discount=discount,
+        max_points=line_points_cap(programme, regular_total - discount),
+    )
+
+
 def calculate_cart(
     programme: Programme,
     lines: list[CartLine],
@@ -341,32 +356,9 @@ def calculate_cart(
         )
         outcome = apply_offers(context, programme.offer_index())
     results = (
-        [
-            LineResult(
-                line_no=line.line_no,
-                product_id=line.product_id,
-                category=line.category,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                regular_total=line.regular_total,
-                discount=line.discount,
-                max_points=line_points_cap(programme, line.remaining),
-            )
-            for line in working
-        ]
+        [_line_result(programme, line, line.regular_total, line.discount) for line in working]
         if working is not None
-        else [
-            LineResult(
-                line_no=line.line_no,
-                product_id=line.product_id,
-                category=line.category,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                regular_total=line.total,
-                max_points=line_points_cap(programme, line.total),
-            )
-            for line in lines
-        ]
+        else [_line_result(programme, line, line.total, 0) for line in lines]
     )
     explanations: list[Explanation] = []
     applied = _spend_points(programme, results, customer, points_requested, explanations)
