@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import String, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,28 +136,9 @@ async def find_customer_row(
             "identify the customer by external_id, card_number or phone", field="customer"
         )
     name, value = given[0]
-    column = getattr(Customer, name)
     rows = (
         await session.execute(
-            select(
-                Customer.id,
-                Customer.external_id,
-                Customer.customer_type,
-                Customer.tier_code,
-                Customer.birth_date,
-                Customer.created_at,
-                Customer.orders_count,
-                Customer.lifetime_spend,
-                LedgerAccount.available,
-                (LedgerAccount.available - _held_for_other_carts(cart_ref)).label("spendable"),
-            )
-            .join(LedgerAccount, LedgerAccount.customer_id == Customer.id)
-            .where(
-                Customer.tenant_id == tenant_id,
-                column == value,
-                Customer.customer_type != PARTNER_HOLDER,
-            )
-            .limit(2)
+            _CUSTOMER_LOOKUP[name], {"tenant_id": tenant_id, "value": value, "cart_ref": cart_ref}
         )
     ).all()
     if not rows:
@@ -175,18 +156,46 @@ async def find_customer_row(
     return rows[0]
 
 
-def _held_for_other_carts(cart_ref: str | None) -> Any:
-    return (
+def _customer_lookup(column: Any) -> Any:
+    held_for_other_carts = (
         select(func.coalesce(func.sum(PointLot.remaining), 0))
         .where(
             PointLot.account_id == LedgerAccount.id,
             PointLot.state == "available",
             PointLot.remaining > 0,
             PointLot.reserved_for_order_ref.is_not(None),
-            PointLot.reserved_for_order_ref.is_distinct_from(cart_ref),
+            PointLot.reserved_for_order_ref.is_distinct_from(bindparam("cart_ref", type_=String)),
         )
         .scalar_subquery()
     )
+    return (
+        select(
+            Customer.id,
+            Customer.external_id,
+            Customer.customer_type,
+            Customer.tier_code,
+            Customer.birth_date,
+            Customer.created_at,
+            Customer.orders_count,
+            Customer.lifetime_spend,
+            LedgerAccount.available,
+            (LedgerAccount.available - held_for_other_carts).label("spendable"),
+        )
+        .join(LedgerAccount, LedgerAccount.customer_id == Customer.id)
+        .where(
+            Customer.tenant_id == bindparam("tenant_id"),
+            column == bindparam("value"),
+            Customer.customer_type != PARTNER_HOLDER,
+        )
+        .limit(2)
+    )
+
+
+# Built once per way of naming a customer: the lookup sits on every priced cart.
+_CUSTOMER_LOOKUP = {
+    name: _customer_lookup(getattr(Customer, name))
+    for name in ("external_id", "card_number", "phone")
+}
 
 
 async def find_customer_id(

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.kit.cache import database_key
@@ -84,17 +84,22 @@ async def apply_programme(
     return record
 
 
+# Built once: every priced cart asks for the programme in force.
+_IN_FORCE = (
+    select(ProgrammeRecord.id, ProgrammeRecord.version)
+    .where(
+        ProgrammeRecord.tenant_id == bindparam("tenant_id"),
+        ProgrammeRecord.effective_from <= bindparam("at"),
+    )
+    .order_by(ProgrammeRecord.effective_from.desc(), ProgrammeRecord.version.desc())
+    .limit(1)
+)
+
+
 async def programme_in_force(
     session: AsyncSession, *, tenant_id: int, at: datetime
 ) -> tuple[int, Programme]:
-    row = (
-        await session.execute(
-            select(ProgrammeRecord.id, ProgrammeRecord.version)
-            .where(ProgrammeRecord.tenant_id == tenant_id, ProgrammeRecord.effective_from <= at)
-            .order_by(ProgrammeRecord.effective_from.desc(), ProgrammeRecord.version.desc())
-            .limit(1)
-        )
-    ).first()
+    row = (await session.execute(_IN_FORCE, {"tenant_id": tenant_id, "at": at})).first()
     if row is None:
         raise NotFound(
             "this tenant has no programme in force yet: apply one with "

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.kit.clock import utcnow
@@ -115,6 +115,12 @@ async def revoke_api_key(session: AsyncSession, *, tenant_id: int, prefix: str) 
         raise NotFound(f"no active key with prefix {prefix!r}", field="prefix")
 
 
+# Built once: every request authenticates, and building a select costs more than running it.
+_KEY_LOOKUP = select(ApiKey.id, ApiKey.tenant_id, ApiKey.scopes, ApiKey.name).where(
+    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+)
+
+
 async def authenticate(session: AsyncSession, raw_key: str | None) -> Principal:
     if not raw_key:
         raise Unauthorized(
@@ -122,13 +128,7 @@ async def authenticate(session: AsyncSession, raw_key: str | None) -> Principal:
             "(create one with: tonari apikey create)",
             code="missing_api_key",
         )
-    row = (
-        await session.execute(
-            select(ApiKey.id, ApiKey.tenant_id, ApiKey.scopes, ApiKey.name).where(
-                ApiKey.key_hash == hash_api_key(raw_key), ApiKey.revoked_at.is_(None)
-            )
-        )
-    ).first()
+    row = (await session.execute(_KEY_LOOKUP, {"key_hash": hash_api_key(raw_key)})).first()
     if row is None:
         raise Unauthorized("this API key is unknown or revoked", code="invalid_api_key")
     return Principal(
