@@ -252,3 +252,14 @@ def test_unknown_tier_in_an_offer_is_named() -> None:
     with pytest.raises(ValidationFailed) as caught:
         programme_with(offer)
     assert "unknown tier 'platinum'" in caught.value.message
+
+
+def test_every_condition_and_effect_explains_itself() -> None:
+    from tonari.rules.offers.conditions import CONDITION_TYPES
+    from tonari.rules.offers.effects import EFFECT_TYPES
+
+    undocumented = [
+        name for name, cls in {**CONDITION_TYPES, **EFFECT_TYPES}.items() if not cls.__doc__
+    ]
+    assert undocumented == [], "GET /v1/programmes/offer-types shows each docstring"
+    assert len(CONDITION_TYPES) == 20 and len(EFFECT_TYPES) == 15

@@ -66,6 +66,8 @@ class CartContains(ConditionBase):
 
 
 class CustomerTier(ConditionBase):
+    """The buyer holds one of ``tiers`` (anonymous buyers hold none)."""
+
     type: Literal["customer_tier"]
     tiers: list[str] = Field(min_length=1)
 
@@ -79,6 +81,8 @@ class CustomerTier(ConditionBase):
 
 
 class CustomerTypeIs(ConditionBase):
+    """The buyer is a person, a legal entity or an employee, as listed."""
+
     type: Literal["customer_type"]
     types: list[CustomerType] = Field(min_length=1)
 
@@ -138,6 +142,8 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 
 
 class Weekdays(ConditionBase):
+    """Today, in the programme's zone, is one of ``days``."""
+
     type: Literal["weekday"]
     days: list[Weekday] = Field(min_length=1)
 
@@ -230,6 +236,8 @@ def presented_code(ctx: OfferContext, pools: list[str]) -> str | None:
 
 
 class Membership(ConditionBase):
+    """The buyer holds an active membership ``code`` (a paid membership, a card)."""
+
     type: Literal["membership"]
     code: str = Field(min_length=1)
 
@@ -255,6 +263,8 @@ def period_spend(ctx: OfferContext, period: SpendPeriod, months: int | None) -> 
 
 
 class SpendInPeriod(ConditionBase):
+    """Net spend last calendar month, in the last ``months`` or ever is within ``min``…``max``."""
+
     type: Literal["spend_in_period"]
     period: SpendPeriod
     months: int | None = Field(default=None, ge=1, le=120)
@@ -277,6 +287,8 @@ class SpendInPeriod(ConditionBase):
 
 
 class Tenure(ConditionBase):
+    """The buyer registered at least ``min_months`` ago."""
+
     type: Literal["tenure"]
     min_months: int = Field(ge=0, le=1_200)
 
@@ -303,6 +315,8 @@ class NotOnSale(ConditionBase):
 
 
 class StampsAtLeast(ConditionBase):
+    """The buyer holds at least ``count`` stamps on ``card``."""
+
     type: Literal["stamps_at_least"]
     card: str = Field(min_length=1)
     count: int = Field(ge=1)
@@ -315,6 +329,8 @@ class StampsAtLeast(ConditionBase):
 
 
 class InSegment(ConditionBase):
+    """The buyer is in one of ``segments``."""
+
     type: Literal["segment"]
     segments: list[str] = Field(min_length=1)
 
@@ -326,6 +342,8 @@ class InSegment(ConditionBase):
 
 
 class Channel(ConditionBase):
+    """The order comes through one of ``channels`` (online, pos, app...)."""
+
     type: Literal["channel"]
     channels: list[str] = Field(min_length=1)
 
@@ -336,6 +354,8 @@ class Channel(ConditionBase):
 
 
 class AtPartner(ConditionBase):
+    """The purchase was made at one of the coalition ``partners``."""
+
     type: Literal["partner"]
     partners: list[str] = Field(min_length=1)
 
@@ -357,6 +377,8 @@ class Not(ConditionBase):
 
 
 class AnyOf(ConditionBase):
+    """At least one of ``conditions`` holds."""
+
     type: Literal["any_of"]
     conditions: list[Condition] = Field(min_length=1)
 

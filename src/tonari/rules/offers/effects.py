@@ -339,6 +339,8 @@ class AddStamps(EffectBase):
 
 
 class UseStamps(EffectBase):
+    """Use ``count`` stamps of ``card``; the offer is refused when the buyer holds fewer."""
+
     type: Literal["use_stamps"]
     card: str = Field(min_length=1, max_length=40)
     count: int = Field(ge=1, le=1_000)
