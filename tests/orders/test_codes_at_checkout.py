@@ -147,4 +147,8 @@ async def test_referral_rewards_both_sides_and_never_oneself(
     balances = anna["balances"]
     # 3% of anna's own order (300 points) plus 500 for bringing boris
     assert balances["pending"] + balances["available"] == 300 + 500
+    cancelled = await client.post("/v1/orders/o-boris/cancel", json={}, headers=tenant.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    anna = (await client.get("/v1/customers/anna", headers=tenant.headers)).json()
+    assert anna["balances"]["pending"] + anna["balances"]["available"] == 300
     assert (await verify_ledger(session, tenant_id=tenant.id)).problems == []

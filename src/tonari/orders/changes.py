@@ -22,6 +22,7 @@ from tonari.models.orders import Order, OrderLine, OrderReturn
 from tonari.orders.offers import undo_offers
 from tonari.orders.schemas import OrderReturnIn
 from tonari.orders.tiering import refresh_tier
+from tonari.orders.vouchers import take_back_referrals
 from tonari.programs.schemas import Programme
 from tonari.programs.service import programme_in_force
 
@@ -238,6 +239,15 @@ async def cancel_order(
         order_external_id=order_id,
         at=at,
     )
+    await take_back_referrals(
+        session,
+        tenant_id=tenant_id,
+        programme=programme,
+        order_id=order.id,
+        actor=actor,
+        at=at,
+        reason=f"order {order_id} cancelled",
+    )
     if order.customer_id is not None:
         await session.execute(
             update(Customer)
@@ -324,6 +334,15 @@ async def return_order_lines(
             order_id=order.id,
             order_external_id=order_id,
             at=at,
+        )
+        await take_back_referrals(
+            session,
+            tenant_id=tenant_id,
+            programme=programme,
+            order_id=order.id,
+            actor=actor,
+            at=at,
+            reason=f"order {order_id} returned",
         )
     if order.customer_id is not None:
         await refresh_tier(

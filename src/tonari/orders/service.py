@@ -355,6 +355,7 @@ async def place_order(
         order_id=order_id,
         order_external_id=body.order_id,
         customer_id=buyer.customer_id,
+        paid=body.paid,
         at=placed_at,
         actor=actor,
     )

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.codes import service as codes_service
+from tonari.ledger import reversals
 from tonari.ledger import service as ledger
+from tonari.models.ledger import PointLot
 from tonari.orders.schemas import CartIn
 from tonari.programs.schemas import Programme
 from tonari.rules.cart import CartCalculation
 from tonari.rules.lots import expires_at, pending_until
 from tonari.rules.offers.conditions import PromoCode
 from tonari.rules.offers.context import PresentedCode
+
+REFERRAL = "referral"
+REFERRAL_LINE = 0
 
 
 async def present_codes(
@@ -71,6 +77,7 @@ async def hand_out(
     order_id: int,
     order_external_id: str,
     customer_id: int | None,
+    paid: bool,
     at: datetime,
     actor: str,
 ) -> list[dict[str, object]]:
@@ -117,12 +124,57 @@ async def hand_out(
                     earned_at=at,
                     pending_until=pending_until(programme, at),
                     expires_at=expires_at(programme, at),
-                    source="referral",
+                    source=REFERRAL,
+                    # Line 0 of the referred order: the reward follows that order's payment,
+                    # cancel and full return like the order's own points.
+                    order_id=order_id,
+                    order_line_no=REFERRAL_LINE,
                 )
             ],
             reason=f"referral: order {order_external_id} used their code",
             actor=actor,
             occurred_at=at,
+            order_id=order_id,
             idempotency_key=f"referral:{order_id}:{effects.offer_code}",
+            hold_pending=not paid,
         )
     return issued
+
+
+async def take_back_referrals(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    programme: Programme,
+    order_id: int,
+    actor: str,
+    at: datetime,
+    reason: str,
+) -> int:
+    """A cancelled (or fully returned) referred order takes back its referrer's reward."""
+    lots = (
+        await session.execute(
+            select(PointLot.customer_id, PointLot.amount).where(
+                PointLot.tenant_id == tenant_id,
+                PointLot.order_id == order_id,
+                PointLot.order_line_no == REFERRAL_LINE,
+                PointLot.source == REFERRAL,
+            )
+        )
+    ).all()
+    taken = 0
+    for owner_id, amount in sorted(lots):
+        account = await ledger.lock_account(session, tenant_id=tenant_id, customer_id=owner_id)
+        recovered, _ = await reversals.take_back_earned(
+            session,
+            account,
+            order_id=order_id,
+            line_no=REFERRAL_LINE,
+            amount=amount,
+            rule=programme.negative_balance,
+            actor=actor,
+            occurred_at=at,
+            reason=reason,
+        )
+        taken += recovered
+    return taken
