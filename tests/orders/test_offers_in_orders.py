@@ -224,3 +224,33 @@ async def test_offer_types_are_listed_with_their_parameters(
     buy = body["effects"]["buy_x_get_y"]
     assert "buy 2 get the 3rd free" in buy["description"]
     assert buy["parameters"]["properties"]["buy"]["minimum"] == 1
+
+
+async def test_returning_one_pair_takes_back_exactly_its_stamp(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    tenant = await make_tenant(session, programme=example("lensmaster"))
+    await put_customer(client, tenant, "c1")
+    pairs = [
+        {"product_id": "acuvue", "category": "lenses", "unit_price": 300_000, "quantity": 3},
+        {"product_id": "biofinity", "category": "lenses", "unit_price": 200_000, "quantity": 2},
+    ]
+    order = (await place(client, tenant, "o-1", "c1", pairs)).json()
+    assert order["stamps"] == {"lenses": 5}
+
+    async def give_back(return_id: str, line_no: int, quantity: int) -> None:
+        response = await client.post(
+            "/v1/orders/o-1/returns",
+            json={"return_id": return_id, "lines": [{"line_no": line_no, "quantity": quantity}]},
+            headers=tenant.headers,
+        )
+        assert response.status_code == 201, response.text
+
+    await give_back("r-1", 1, 1)
+    assert await stamps_of(session, tenant) == 4
+    await give_back("r-2", 2, 2)
+    assert await stamps_of(session, tenant) == 2
+    await give_back("r-3", 1, 2)
+    assert await stamps_of(session, tenant) == 0, "a full return leaves the card as before"
+    profile = (await client.get("/v1/customers/c1", headers=tenant.headers)).json()
+    assert profile["stamps"] == {"lenses": 0}

@@ -55,6 +55,7 @@ class StampMovement(TenantScoped, Base):
     card: Mapped[str] = mapped_column(String(40))
     delta: Mapped[int] = mapped_column(Integer)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    order_line_no: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(200))
     idempotency_key: Mapped[str] = mapped_column(String(200))
     occurred_at: Mapped[datetime]

@@ -19,7 +19,7 @@ from tonari.ledger import reversals
 from tonari.ledger import service as ledger
 from tonari.models.customers import Customer
 from tonari.models.orders import Order, OrderLine, OrderReturn
-from tonari.orders.offers import undo_offers
+from tonari.orders.offers import return_line_stamps, undo_offers
 from tonari.orders.schemas import OrderReturnIn
 from tonari.orders.tiering import refresh_tier
 from tonari.orders.vouchers import take_back_referrals
@@ -326,6 +326,21 @@ async def return_order_lines(
         for line in await session.scalars(select(OrderLine).where(OrderLine.order_id == order.id))
     )
     order.status = "returned" if fully else "partially_returned"
+    await return_line_stamps(
+        session,
+        tenant_id=tenant_id,
+        order_id=order.id,
+        returned={
+            line.line_no: (line.returned_quantity, line.quantity)
+            for line in await session.scalars(
+                select(OrderLine).where(
+                    OrderLine.order_id == order.id, OrderLine.line_no.in_(list(quantities))
+                )
+            )
+        },
+        return_id=body.return_id,
+        at=at,
+    )
     if fully:
         await undo_offers(
             session,

@@ -240,25 +240,14 @@ async def record_offers(
         )
     if customer_id is None:
         return
-    stamps = calculation.stamps()
-    if stamps:
-        await session.execute(
-            pg_insert(StampMovement),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "customer_id": customer_id,
-                    "card": card,
-                    "delta": delta,
-                    "order_id": order_id,
-                    "reason": "order",
-                    "idempotency_key": f"order:{order_id}:{card}",
-                    "occurred_at": at,
-                }
-                for card, delta in sorted(stamps.items())
-                if delta
-            ],
-        )
+    await _record_stamps(
+        session,
+        tenant_id=tenant_id,
+        calculation=calculation,
+        order_id=order_id,
+        customer_id=customer_id,
+        at=at,
+    )
     for item in calculation.issued:
         if item.kind == "membership" and item.days is not None:
             await _extend_membership(
@@ -341,33 +330,33 @@ async def undo_offers(
             .where(OfferBudget.tenant_id == tenant_id, OfferBudget.offer_code == code)
             .values(spent=OfferBudget.spent - _budget_cost(offer, discount, points))
         )
-    given = (
+    # Whatever partial returns already took back, this leaves the card as before the order.
+    net = (
         await session.execute(
-            select(StampMovement.customer_id, StampMovement.card, StampMovement.delta).where(
-                StampMovement.tenant_id == tenant_id,
-                StampMovement.order_id == order_id,
-                StampMovement.reason == "order",
-            )
+            select(StampMovement.customer_id, StampMovement.card, func.sum(StampMovement.delta))
+            .where(StampMovement.tenant_id == tenant_id, StampMovement.order_id == order_id)
+            .group_by(StampMovement.customer_id, StampMovement.card)
         )
     ).all()
-    if given:
+    undo = [
+        _stamp_row(
+            tenant_id,
+            customer_id,
+            card,
+            -int(delta),
+            order_id,
+            None,
+            "order cancelled or returned",
+            f"order-undo:{order_id}:{card}",
+            at,
+        )
+        for customer_id, card, delta in net
+        if delta
+    ]
+    if undo:
         await session.execute(
             pg_insert(StampMovement)
-            .values(
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "customer_id": customer_id,
-                        "card": card,
-                        "delta": -delta,
-                        "order_id": order_id,
-                        "reason": "order cancelled",
-                        "idempotency_key": f"order-cancel:{order_id}:{card}",
-                        "occurred_at": at,
-                    }
-                    for customer_id, card, delta in given
-                ]
-            )
+            .values(undo)
             .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
         )
     await session.execute(
@@ -381,3 +370,99 @@ async def undo_offers(
         )
         .values(cancelled_at=at)
     )
+
+
+def _stamp_row(
+    tenant_id: int,
+    customer_id: int,
+    card: str,
+    delta: int,
+    order_id: int,
+    line_no: int | None,
+    reason: str,
+    key: str,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "customer_id": customer_id,
+        "card": card,
+        "delta": delta,
+        "order_id": order_id,
+        "order_line_no": line_no,
+        "reason": reason,
+        "idempotency_key": key,
+        "occurred_at": at,
+    }
+
+
+async def _record_stamps(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    calculation: CartCalculation,
+    order_id: int,
+    customer_id: int,
+    at: datetime,
+) -> None:
+    """Stamps added are written per order line, stamps used per card."""
+    rows = []
+    for effects in calculation.offers.applied:
+        for (line_no, card), count in sorted(effects.stamps_by_line.items()):
+            key = f"order:{order_id}:{effects.offer_code}:{card}:{line_no}"
+            rows.append(
+                _stamp_row(tenant_id, customer_id, card, count, order_id, line_no, "order", key, at)
+            )
+        for card, count in sorted(effects.stamps_used.items()):
+            key = f"order:{order_id}:{effects.offer_code}:{card}:used"
+            rows.append(
+                _stamp_row(tenant_id, customer_id, card, -count, order_id, None, "used", key, at)
+            )
+    if rows:
+        await session.execute(pg_insert(StampMovement), rows)
+
+
+async def return_line_stamps(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    order_id: int,
+    returned: dict[int, tuple[int, int]],
+    return_id: str,
+    at: datetime,
+) -> None:
+    """Take back the stamps of returned units: ``returned`` maps a line to (units returned so
+    far, units bought); each line gives back its share of the stamps it earned."""
+    earned = (
+        await session.execute(
+            select(
+                StampMovement.customer_id,
+                StampMovement.card,
+                StampMovement.order_line_no,
+                func.sum(StampMovement.delta).filter(StampMovement.reason == "order"),
+                func.sum(StampMovement.delta).filter(StampMovement.reason == "returned"),
+            )
+            .where(
+                StampMovement.tenant_id == tenant_id,
+                StampMovement.order_id == order_id,
+                StampMovement.order_line_no.in_(list(returned)),
+            )
+            .group_by(StampMovement.customer_id, StampMovement.card, StampMovement.order_line_no)
+        )
+    ).all()
+    rows = []
+    for customer_id, card, line_no, added, taken in earned:
+        if line_no is None:
+            continue
+        units_returned, units = returned[line_no]
+        due = int(added or 0) * units_returned // units
+        delta = due + int(taken or 0)
+        if delta > 0:
+            key = f"return:{order_id}:{return_id}:{card}:{line_no}"
+            rows.append(
+                _stamp_row(
+                    tenant_id, customer_id, card, -delta, order_id, line_no, "returned", key, at
+                )
+            )
+    if rows:
+        await session.execute(pg_insert(StampMovement), rows)

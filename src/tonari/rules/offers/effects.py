@@ -328,14 +328,15 @@ class AddStamps(EffectBase):
     filter: LineFilter = ANY_LINE
 
     def apply(self, ctx: OfferContext, effects: OfferEffects) -> None:
-        units = sum(
-            line.quantity - (line.discount // line.unit_price if line.unit_price else 0)
-            for line in matching_lines(ctx.lines, self.filter)
-        )
-        if units:
-            effects.stamps_added[self.card] = effects.stamps_added.get(self.card, 0) + (
-                units * self.per_unit
-            )
+        for line in matching_lines(ctx.lines, self.filter):
+            free = line.discount // line.unit_price if line.unit_price else 0
+            stamps = (line.quantity - free) * self.per_unit
+            if stamps <= 0:
+                continue
+            # Per line, so returning some units takes back exactly their stamps.
+            key = (line.line_no, self.card)
+            effects.stamps_by_line[key] = effects.stamps_by_line.get(key, 0) + stamps
+            effects.stamps_added[self.card] = effects.stamps_added.get(self.card, 0) + stamps
 
 
 class UseStamps(EffectBase):

@@ -75,6 +75,7 @@ class OfferEffects:
     bonus_points: int = 0
     earn_points: int = 0
     stamps_added: dict[str, int] = field(default_factory=dict)
+    stamps_by_line: dict[tuple[int, str], int] = field(default_factory=dict)
     stamps_used: dict[str, int] = field(default_factory=dict)
     issued: list[Issued] = field(default_factory=list)
     code_owner_points: int = 0
