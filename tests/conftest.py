@@ -24,6 +24,9 @@ from tonari.db import Database, libpq_dsn, start_embedded_postgres
 from tonari.kit.api import get_read_session, get_session
 from tonari.migrate import upgrade_database
 
+# The webhook tests' receivers listen on 127.0.0.1; production refuses private addresses.
+os.environ.setdefault("TONARI_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", "true")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

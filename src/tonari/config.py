@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         description="How long a claimed delivery is reserved for the worker sending it; a "
         "worker that dies mid-send is retried after this. Kept above the HTTP timeout.",
     )
+    webhook_allow_private_addresses: bool = Field(
+        default=False,
+        description="Let webhooks go to loopback and private networks (development only: a "
+        "tenant could otherwise make the worker call internal services).",
+    )
     webhook_batch_size: int = 50
     webhook_concurrency: int = Field(default=10, description="Parallel requests per worker.")
     worker_concurrency: int = Field(default=4, description="Jobs one worker runs at once.")

@@ -7,12 +7,14 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
+from tonari.config import get_settings
 from tonari.kit.api import PrincipalDep, SessionDep
 from tonari.kit.clock import utcnow
 from tonari.kit.idempotency import run_once
 from tonari.kit.limits import MAX_ID
 from tonari.models.outbox import WebhookEndpoint
 from tonari.tenants.service import audit
+from tonari.webhooks.addresses import check_endpoint_url
 from tonari.webhooks.service import (
     generate_endpoint_secret,
     get_endpoint,
@@ -74,6 +76,7 @@ async def create_endpoint(
 ) -> dict[str, Any]:
     """Send an ``Idempotency-Key`` header so that a retried call registers one endpoint."""
     principal.require("webhooks:manage")
+    check_endpoint_url(str(body.url), allow_private=get_settings().webhook_allow_private_addresses)
 
     async def work() -> dict[str, Any]:
         endpoint = WebhookEndpoint(

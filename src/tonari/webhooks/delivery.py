@@ -24,6 +24,7 @@ from tonari.config import Settings, get_settings
 from tonari.db import Database
 from tonari.kit.clock import utcnow
 from tonari.models.outbox import WebhookDelivery
+from tonari.webhooks.addresses import refusal_at_delivery
 from tonari.webhooks.service import (
     DELIVERED,
     PENDING,
@@ -74,13 +75,21 @@ def signed_headers(delivery: ClaimedDelivery, body: str, *, at: datetime) -> dic
 
 
 async def send_delivery(
-    client: httpx.AsyncClient, delivery: ClaimedDelivery, *, at: datetime
+    client: httpx.AsyncClient,
+    delivery: ClaimedDelivery,
+    *,
+    at: datetime,
+    allow_private: bool = False,
 ) -> AttemptOutcome:
     """POST one delivery. Never raises for the receiver's failures: they become the outcome."""
     body = webhook_body(delivery)
     started = time.perf_counter()
     status_code: int | None = None
-    error: str | None = None
+    error: str | None = await refusal_at_delivery(delivery.url, allow_private=allow_private)
+    if error is not None:
+        return AttemptOutcome(
+            started_at=at, duration_ms=0, status_code=None, error=f"refused: {error}"
+        )
     try:
         headers = signed_headers(delivery, body, at=at)
         response = await client.post(delivery.url, content=body.encode(), headers=headers)
@@ -163,7 +172,12 @@ async def deliver_due(
             if not claimed:
                 return
             delivery = claimed[0]
-            outcome = await send_delivery(http, delivery, at=clock())
+            outcome = await send_delivery(
+                http,
+                delivery,
+                at=clock(),
+                allow_private=settings.webhook_allow_private_addresses,
+            )
             async with db.transaction() as session:
                 status = await record_attempt(
                     session,
