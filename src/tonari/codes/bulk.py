@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.codes.generator import unique_random_codes
+from tonari.kit.driver import driver_in_transaction
 
 STAGING = "tonari_code_slots"
 MAX_ROUNDS = 20
@@ -100,13 +100,6 @@ class IssueEvent:
 CodeMaker = Callable[..., list[str]]
 
 
-async def _driver(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session, in the session's transaction (for COPY)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
-
-
 def _inserted(status: str) -> int:
     return int(status.rsplit(" ", 1)[-1])
 
@@ -126,7 +119,7 @@ async def insert_codes(
     if not owners:
         return []
     make_codes = make_codes or unique_random_codes
-    driver = await _driver(session)
+    driver = await driver_in_transaction(session)
     await driver.execute(CREATE_STAGING)
     await driver.execute(f"TRUNCATE {STAGING}")
     seen: set[str] = set()

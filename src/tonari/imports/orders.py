@@ -46,6 +46,7 @@ from tonari.imports.replay import (
     replay_customer,
 )
 from tonari.imports.writer import WriteContext, write_plans
+from tonari.kit.driver import driver_in_transaction
 from tonari.kit.errors import NotFound
 from tonari.ledger.service import system_account
 from tonari.models.programs import ProgrammeRecord
@@ -269,13 +270,6 @@ def _chunks(
         yield chunk
 
 
-async def _driver(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session, in the session's transaction (for COPY)."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
-
-
 PRESENT_ORDERS = """
 SELECT o.external_id, o.request_hash, o.placed_at, o.total_regular, c.external_id AS customer
 FROM orders o LEFT JOIN customers c ON c.id = o.customer_id
@@ -375,7 +369,7 @@ async def _import_chunk(
     chunk: dict[str, list[ImportedOrder]],
     report: ImportReport,
 ) -> None:
-    driver = await _driver(session)
+    driver = await driver_in_transaction(session)
     tenant_id = context.tenant_id
     await _present(driver, tenant_id, chunk, report)
     if not chunk:
