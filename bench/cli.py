@@ -30,7 +30,7 @@ from bench.dataset import (
 from bench.infra import BenchDatabase, api_server, pgbench_init, pgbench_run, provision_database
 from bench.report import Latencies, Result, render_table, write_json
 
-BENCHMARKS = ("calculate", "prices", "place", "offers", "import", "codes", "simulator")
+BENCHMARKS = ("calculate", "prices", "place", "offers", "import", "codes", "simulator", "events")
 ANCHORS_MS = {"Talon.One sub-50 ms": 50.0, "Voucherify p95 220 ms": 220.0, "Mindbox ~300 ms": 300.0}
 CALCULATE_P95_TARGET_MS = 5.0
 PRICES_P95_TARGET_MS = 10.0
@@ -414,6 +414,14 @@ def bench_simulator_rows(plan: Plan) -> list[Result]:
     )
 
 
+async def bench_event_ingest(plan: Plan, database: BenchDatabase) -> list[Result]:
+    from bench.bench_events import bench_events, events_results
+
+    return events_results(
+        await bench_events(database.url, events=10_000 if plan.quick else 100_000)
+    )
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -500,6 +508,10 @@ async def run(
             started = time.perf_counter()
             results += bench_simulator_rows(plan)
             console.print(f"  simulator done in {time.perf_counter() - started:.1f} s")
+        if "events" in selected:
+            started = time.perf_counter()
+            results += await bench_event_ingest(plan, database)
+            console.print(f"  events done in {time.perf_counter() - started:.1f} s")
     context["finished_at"] = datetime.now(UTC).isoformat()
     context["load_average_at_end"] = os.getloadavg()
     return results, context

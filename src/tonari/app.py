@@ -137,6 +137,7 @@ def create_app(
     from tonari.catalog.api import router as catalog_router
     from tonari.codes.api import router as codes_router
     from tonari.customers.api import router as customers_router
+    from tonari.events.api import router as events_router
     from tonari.orders.api import router as orders_router
     from tonari.partners.api import router as partners_router
     from tonari.prices.api import router as prices_router
@@ -155,6 +156,7 @@ def create_app(
         partners_router,
         codes_router,
         simulator_router,
+        events_router,
     ):
         app.include_router(router)
 

@@ -147,6 +147,21 @@ def create_worker_app(url: str, *, settings: Settings | None = None) -> procrast
         db = _database(context)
         return {"codes_issued": await run_scheduled_issues(db.url, database=db)}
 
+    @app.periodic(cron="41 3 * * *")
+    @app.task(
+        name="tonari.events.partitions",
+        pass_context=True,
+        queue="maintenance",
+        queueing_lock="tonari.events.partitions",
+    )
+    async def event_partitions(context: JobContext, timestamp: int) -> dict[str, list[str]]:
+        """This month's and the next two months' partitions of customer_events."""
+        from tonari.events.partitions import ensure_partitions_ahead
+
+        async with _database(context).transaction() as session:
+            created = await ensure_partitions_ahead(session, today=utcnow().date())
+        return {"created": created}
+
     @app.periodic(cron="17 * * * *")
     @app.task(
         name="tonari.jobs.cleanup",

@@ -79,6 +79,22 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
             {404},
         ),
         ("GET", "/v1/customers/c1/ledger", None, {404}),
+        ("GET", "/v1/customers/c1/timeline", None, {404}),
+        (
+            "POST",  # B's report rejects A's customer: 200 with a per-event "rejected"
+            "/v1/events",
+            {
+                "events": [
+                    {
+                        "event_id": "x",
+                        "event_type": "login",
+                        "occurred_at": "2026-01-01T00:00:00Z",
+                        "customer": {"email": "secret@a.example"},
+                    }
+                ]
+            },
+            {200},
+        ),
         (
             "POST",
             "/v1/customers/c1/activities",

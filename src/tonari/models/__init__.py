@@ -5,6 +5,7 @@ from tonari.models.base import Base
 from tonari.models.catalog import Product
 from tonari.models.codes import CodeBatch, CodePool, CodeRedemption, PromoCode
 from tonari.models.customers import Customer
+from tonari.models.events import AnonymousLink, CustomerEvent, CustomerEventId
 from tonari.models.idempotency import IdempotencyRecord
 from tonari.models.ledger import (
     LedgerAccount,
@@ -25,6 +26,7 @@ __all__ = [
     "ActivityBudget",
     "ActivityReport",
     "ActivityReward",
+    "AnonymousLink",
     "ApiKey",
     "AuditLog",
     "Base",
@@ -32,6 +34,8 @@ __all__ = [
     "CodePool",
     "CodeRedemption",
     "Customer",
+    "CustomerEvent",
+    "CustomerEventId",
     "IdempotencyRecord",
     "LedgerAccount",
     "LedgerEntry",

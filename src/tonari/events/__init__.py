@@ -1,0 +1,1 @@
+"""Real-time behavioural events: ingest, identity stitching, partitions and the timeline."""
