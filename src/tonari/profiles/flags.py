@@ -56,7 +56,7 @@ class Flag:
     reason: str
 
 
-CleanedT = TypeVar("CleanedT")
+CleanedT = TypeVar("CleanedT", covariant=True)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,9 +8,11 @@ import unicodedata
 ZERO_WIDTH_NON_JOINER = "\u200c"
 
 # Small words that stay lower-case inside a name unless they start it: "Ростов-на-Дону",
-# "Ludwig van Beethoven", "Leonardo da Vinci". Words that are also surnames ("Ван", "Ле") are
-# left out on purpose.
-LOWER_CASE_PARTICLES = frozenset({"на", "под", "фон", "van", "von", "der", "de", "del", "da", "di"})
+# "Ludwig van Beethoven", "Leonardo da Vinci", "Эльдар Гусейн оглы". Words that are also
+# surnames ("Ван", "Ле") are left out on purpose.
+LOWER_CASE_PARTICLES = frozenset(
+    {"на", "под", "фон", "оглы", "кызы", "van", "von", "der", "de", "del", "da", "di"}
+)
 
 _WHITESPACE_RUN = re.compile(r"\s+")
 _SEPARATOR_RUN = re.compile(r"\s*([-'’])\s*")
