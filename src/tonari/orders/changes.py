@@ -207,6 +207,35 @@ async def _reverse_lines(
     }
 
 
+async def _give_back_offers(
+    session: AsyncSession,
+    *,
+    order: Order,
+    programme: Programme,
+    actor: str,
+    at: datetime,
+    reason: str,
+) -> None:
+    """What the order's offers gave or took, undone: a cancel and a full return alike."""
+    await undo_offers(
+        session,
+        tenant_id=order.tenant_id,
+        programme=programme,
+        order_id=order.id,
+        order_external_id=order.external_id,
+        at=at,
+    )
+    await take_back_referrals(
+        session,
+        tenant_id=order.tenant_id,
+        programme=programme,
+        order_id=order.id,
+        actor=actor,
+        at=at,
+        reason=reason,
+    )
+
+
 async def cancel_order(
     session: AsyncSession, *, tenant_id: int, order_id: str, actor: str, at: datetime
 ) -> dict[str, Any]:
@@ -231,19 +260,10 @@ async def cancel_order(
     )
     order.status = "cancelled"
     order.cancelled_at = at
-    await undo_offers(
+    await _give_back_offers(
         session,
-        tenant_id=tenant_id,
+        order=order,
         programme=programme,
-        order_id=order.id,
-        order_external_id=order_id,
-        at=at,
-    )
-    await take_back_referrals(
-        session,
-        tenant_id=tenant_id,
-        programme=programme,
-        order_id=order.id,
         actor=actor,
         at=at,
         reason=f"order {order_id} cancelled",
@@ -342,19 +362,10 @@ async def return_order_lines(
         at=at,
     )
     if fully:
-        await undo_offers(
+        await _give_back_offers(
             session,
-            tenant_id=tenant_id,
+            order=order,
             programme=programme,
-            order_id=order.id,
-            order_external_id=order_id,
-            at=at,
-        )
-        await take_back_referrals(
-            session,
-            tenant_id=tenant_id,
-            programme=programme,
-            order_id=order.id,
             actor=actor,
             at=at,
             reason=f"order {order_id} returned",

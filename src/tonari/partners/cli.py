@@ -14,16 +14,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import Progress
 from rich.table import Table
 
+from tonari.kit.console import exit_with_error, file_progress
 from tonari.partners import schemas as partner_schemas
 from tonari.partners.accruals import AccrualReport
 
@@ -134,20 +128,11 @@ def register(import_app: typer.Typer) -> None:
             finally:
                 await db.dispose()
 
-        columns = (
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
         try:
-            with Progress(*columns, console=err_console, transient=False) as progress:
+            with file_progress(err_console) as progress:
                 name, report = asyncio.run(run(progress))
         except TonariError as exc:
-            where = f" (field: {exc.field})" if exc.field else ""
-            err_console.print(f"[red]error[/red] {exc.code}: {exc.message}{where}")
-            raise typer.Exit(2) from None
+            exit_with_error(err_console, exc)
         for reject in report.rejects[:10]:
             err_console.print(f"[yellow]row {reject.row}[/yellow]: {reject.reason}")
         if report.rejected > 10:

@@ -38,6 +38,7 @@ def _thousands() -> Any:
 
 
 def _major(amount: int, currency: str) -> float:
+    """Chart axes only: a plotted point in roubles or dollars, never used in any sum."""
     return amount / 10 ** CURRENCY_MINOR_UNITS.get(currency, 2)
 
 

@@ -146,7 +146,11 @@ class Comparison:
 
     @property
     def currency(self) -> str:
-        return self.proposal.currency or "XXX"
+        # The "no programme" baseline has no currency; the proposal always has one.
+        currency = self.proposal.currency or self.baseline.currency
+        if currency is None:
+            raise ValueError("a comparison needs a programme with a currency")
+        return currency
 
     @property
     def proposal_figures(self) -> Figures:
