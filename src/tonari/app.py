@@ -138,6 +138,7 @@ def create_app(
     from tonari.codes.api import router as codes_router
     from tonari.customers.api import router as customers_router
     from tonari.events.api import router as events_router
+    from tonari.identity.api import router as identity_router
     from tonari.orders.api import router as orders_router
     from tonari.partners.api import router as partners_router
     from tonari.prices.api import router as prices_router
@@ -157,6 +158,7 @@ def create_app(
         codes_router,
         simulator_router,
         events_router,
+        identity_router,
     ):
         app.include_router(router)
 

@@ -35,6 +35,7 @@ app.add_typer(import_app, name="import")
 def _register_domain_commands() -> None:
     from tonari.codes.cli import codes_app
     from tonari.demo.cli import register as register_demo
+    from tonari.identity.cli import register as register_identity
     from tonari.imports.cli import register as register_import_commands
     from tonari.partners.cli import partners_app
     from tonari.partners.cli import register as register_partner_imports
@@ -50,6 +51,7 @@ def _register_domain_commands() -> None:
     app.add_typer(partners_app, name="partners")
     app.command("worker")(worker_command)
     register_simulator(app)
+    register_identity(app, import_app)
 
 
 console = Console()

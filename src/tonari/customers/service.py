@@ -16,6 +16,7 @@ from tonari.customers.schemas import (
     CustomerUpsert,
     MembershipOut,
 )
+from tonari.identity.api_records import record_api_customer
 from tonari.kit.errors import Conflict, NotFound, ValidationFailed
 from tonari.models.customers import Customer
 from tonari.models.ledger import LedgerAccount, PointLot
@@ -78,6 +79,7 @@ async def upsert_customer(
         from tonari.partners.holders import claim_partner_holdings
 
         await claim_partner_holdings(session, tenant_id=tenant_id, customer_id=row.id, at=at)
+    await record_api_customer(session, tenant_id=tenant_id, customer_id=row.id, at=at)
     customer = await session.get_one(Customer, row.id, populate_existing=True)
     return customer, bool(row.inserted)
 
@@ -168,6 +170,15 @@ def _customer_lookup(column: Any) -> Any:
         )
         .scalar_subquery()
     )
+    if column is Customer.external_id:
+        # The shop keeps sending the id of a profile that was merged: it leads to the survivor.
+        match: Any = Customer.id == (
+            select(func.coalesce(Customer.merged_into_id, Customer.id))
+            .where(Customer.tenant_id == bindparam("tenant_id"), column == bindparam("value"))
+            .scalar_subquery()
+        )
+    else:
+        match = (column == bindparam("value")) & Customer.merged_into_id.is_(None)
     return (
         select(
             Customer.id,
@@ -184,7 +195,7 @@ def _customer_lookup(column: Any) -> Any:
         .join(LedgerAccount, LedgerAccount.customer_id == Customer.id)
         .where(
             Customer.tenant_id == bindparam("tenant_id"),
-            column == bindparam("value"),
+            match,
             Customer.customer_type != PARTNER_HOLDER,
         )
         .limit(2)
@@ -206,11 +217,14 @@ async def find_customer_id(
 
 
 async def get_customer(session: AsyncSession, *, tenant_id: int, external_id: str) -> Customer:
+    """The live profile for this id: an id whose profile was merged leads to the survivor."""
     customer = await session.scalar(
         select(Customer).where(Customer.tenant_id == tenant_id, Customer.external_id == external_id)
     )
     if customer is None:
         raise NotFound(f"no customer {external_id!r}", field="external_id", code="unknown_customer")
+    if customer.merged_into_id is not None:
+        return await session.get_one(Customer, customer.merged_into_id)
     return customer
 
 

@@ -7,6 +7,14 @@ from tonari.models.codes import CodeBatch, CodePool, CodeRedemption, PromoCode
 from tonari.models.customers import Customer
 from tonari.models.events import AnonymousLink, CustomerEvent, CustomerEventId
 from tonari.models.idempotency import IdempotencyRecord
+from tonari.models.identity import (
+    CustomerSource,
+    IdentityMerge,
+    IdentityPair,
+    IdentitySettings,
+    MergedLot,
+    SourceRecord,
+)
 from tonari.models.ledger import (
     LedgerAccount,
     LedgerEntry,
@@ -36,12 +44,17 @@ __all__ = [
     "Customer",
     "CustomerEvent",
     "CustomerEventId",
+    "CustomerSource",
     "IdempotencyRecord",
+    "IdentityMerge",
+    "IdentityPair",
+    "IdentitySettings",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerPosting",
     "LotDraw",
     "Membership",
+    "MergedLot",
     "OfferApplication",
     "OfferBudget",
     "Order",
@@ -55,6 +68,7 @@ __all__ = [
     "Product",
     "ProgrammeRecord",
     "PromoCode",
+    "SourceRecord",
     "StampMovement",
     "Tenant",
     "WebhookAttempt",

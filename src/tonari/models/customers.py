@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tonari.models.base import Base, TenantScoped, created_at_column
@@ -33,6 +35,17 @@ class Customer(TenantScoped, Base):
     birth_date: Mapped[date | None]
     gender: Mapped[str | None] = mapped_column(String(16))
     city: Mapped[str | None] = mapped_column(String(120))
+    middle_name: Mapped[str | None] = mapped_column(String(120))
+    address: Mapped[str | None] = mapped_column(String(300))
+    postcode: Mapped[str | None] = mapped_column(String(20))
+    region: Mapped[str | None] = mapped_column(String(120))
+    email_status: Mapped[str | None] = mapped_column(String(16))
+    phone_status: Mapped[str | None] = mapped_column(String(16))
+    # Which record gave each golden value and by which rule: {field: {source, record, ...}}.
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # A profile folded into another keeps its row (and its id) so an unmerge can revive it.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    erased_at: Mapped[datetime | None]
     customer_type: Mapped[str] = mapped_column(String(20), server_default="person")
     tier_code: Mapped[str | None] = mapped_column(String(40))
     tier_since: Mapped[datetime | None]

@@ -17,13 +17,11 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.kit.outbox import record_event
-from tonari.ledger import service as ledger
-from tonari.models.base import table_of
+from tonari.ledger.transfers import lock_accounts, move_live_lots
 from tonari.models.customers import Customer
-from tonari.models.ledger import LedgerAccount, PointLot
+from tonari.models.ledger import LedgerAccount
 from tonari.models.partners import PARTNER_HOLDER, PartnerHolder
 
-TRANSFERRED = "transferred"
 # The advisory-lock namespace for creating a side account (programmes use 7_001).
 HOLDER_LOCK = 7_002
 
@@ -349,9 +347,15 @@ async def claim_partner_holdings(
     moved_total = 0
     external_id = None
     for holder in holders:
-        moved, entry_id = await _move_lots(
-            session, accounts[holder.customer_id], mine, at=at, actor=actor
+        transfer = await move_live_lots(
+            session,
+            accounts[holder.customer_id],
+            mine,
+            at=at,
+            actor=actor,
+            reason="partner points moved from the side account on registration",
         )
+        moved, entry_id = transfer.points, transfer.entry_id
         moved_total += moved
         if holder.claimed_at is None:
             await session.execute(
@@ -372,134 +376,3 @@ async def claim_partner_holdings(
             occurred_at=at,
         )
     return ClaimResult(len(holders), moved_total)
-
-
-async def lock_accounts(
-    session: AsyncSession, tenant_id: int, customer_ids: list[int]
-) -> dict[int, ledger.LockedAccount]:
-    """Lock several customers' accounts in one statement, in id order (the ledger's order:
-    PostgreSQL locks the rows as the sorted result hands them over, as the jobs do)."""
-    rows = (
-        await session.execute(
-            select(
-                LedgerAccount.id,
-                LedgerAccount.customer_id,
-                LedgerAccount.pending,
-                LedgerAccount.available,
-                LedgerAccount.reserved,
-                LedgerAccount.debt,
-            )
-            .where(
-                LedgerAccount.tenant_id == tenant_id,
-                LedgerAccount.customer_id.in_(set(customer_ids)),
-            )
-            .order_by(LedgerAccount.id)
-            .with_for_update()
-        )
-    ).all()
-    return {
-        int(row.customer_id): ledger.LockedAccount(
-            id=row.id,
-            tenant_id=tenant_id,
-            customer_id=int(row.customer_id),
-            pending=row.pending,
-            available=row.available,
-            reserved=row.reserved,
-            debt=row.debt,
-        )
-        for row in rows
-    }
-
-
-async def _move_lots(
-    session: AsyncSession,
-    holder: ledger.LockedAccount,
-    customer: ledger.LockedAccount,
-    *,
-    at: datetime,
-    actor: str,
-) -> tuple[int, int | None]:
-    """One entry: every live lot of the side account leaves it and lands on the customer's."""
-    lots = (
-        await session.execute(
-            select(
-                PointLot.id,
-                PointLot.source,
-                PointLot.remaining,
-                PointLot.state,
-                PointLot.earned_at,
-                PointLot.pending_until,
-                PointLot.expires_at,
-            )
-            .where(
-                PointLot.account_id == holder.id,
-                PointLot.state.in_((ledger.PENDING, ledger.AVAILABLE)),
-                PointLot.remaining > 0,
-            )
-            .order_by(PointLot.id)
-        )
-    ).all()
-    if not lots:
-        return 0, None
-    new_ids = list(
-        await session.scalars(
-            insert(table_of(PointLot)).returning(
-                table_of(PointLot).c.id, sort_by_parameter_order=True
-            ),
-            [
-                {
-                    "tenant_id": customer.tenant_id,
-                    "account_id": customer.id,
-                    "customer_id": customer.customer_id,
-                    "source": lot.source,
-                    "amount": lot.remaining,
-                    "remaining": lot.remaining,
-                    "state": lot.state,
-                    "earned_at": lot.earned_at,
-                    "pending_until": lot.pending_until,
-                    "expires_at": lot.expires_at,
-                }
-                for lot in lots
-            ],
-        )
-    )
-    movement = ledger.Movement()
-    for lot, new_id in zip(lots, new_ids, strict=True):
-        movement.customer(customer, lot.state, lot.remaining, new_id)
-        # The holder's side of the same entry; its cached balance is written below.
-        movement.postings.append(
-            {
-                "account_id": holder.id,
-                "bucket": lot.state,
-                "amount": -lot.remaining,
-                "lot_id": lot.id,
-            }
-        )
-    entry_id = await ledger.write_entry(
-        session,
-        customer,
-        movement,
-        kind="transfer",
-        reason="partner points moved from the side account on registration",
-        actor=actor,
-        occurred_at=at,
-    )
-    holder.pending -= sum(lot.remaining for lot in lots if lot.state == ledger.PENDING)
-    holder.available -= sum(lot.remaining for lot in lots if lot.state == ledger.AVAILABLE)
-    await ledger.persist_balance(session, holder)
-    await session.execute(
-        update(PointLot)
-        .where(PointLot.id.in_([lot.id for lot in lots]))
-        .values(remaining=0, state=TRANSFERRED)
-    )
-    if customer.debt > 0:
-        await ledger.settle_debt_from_lots(
-            session,
-            customer,
-            [
-                (new_id, lot.remaining)
-                for lot, new_id in zip(lots, new_ids, strict=True)
-                if lot.state == ledger.AVAILABLE
-            ],
-        )
-    return sum(lot.remaining for lot in lots), entry_id

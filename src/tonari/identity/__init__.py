@@ -1,0 +1,1 @@
+"""Identity resolution: one profile per person from many source records."""

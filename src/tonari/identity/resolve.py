@@ -1,0 +1,376 @@
+"""``identity resolve``: records → clusters → profiles, in one transaction.
+
+Batch mode looks at every record (the first seven-database job, or a recovery). Incremental
+mode starts from records marked ``needs_resolution`` (new or changed since the last run),
+scores only them against the rest with the stored model, and re-clusters only the records
+their evidence reaches. Both run the same clustering and assignment on their set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonari.identity import evidence, golden
+from tonari.identity.assignment import assign_profiles
+from tonari.identity.clusters import RECORD_KEY, Edge, cluster_records
+from tonari.identity.merging import merge_profiles, unmerge_profile
+from tonari.identity.profiles import create_profiles, point_records, refresh_golden_records
+from tonari.identity.sources import API_SOURCE
+from tonari.kit.driver import driver_in_transaction
+from tonari.kit.errors import NotFound
+from tonari.models.identity import IdentitySettings
+
+# How far incremental mode follows evidence out from the changed records before it stops.
+MAX_EXPANSION_ROUNDS = 4
+ACTOR = "system:identity"
+
+
+@dataclass(slots=True)
+class ResolveSummary:
+    mode: str
+    records: int = 0
+    profiles: int = 0
+    new_profiles: int = 0
+    merges: int = 0
+    revived: int = 0
+    deferred: list[str] = field(default_factory=list)
+    exact_edges: int = 0
+    fuzzy_auto: int = 0
+    fuzzy_review: int = 0
+    blocked: int = 0
+    model: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+Progress = Callable[[str], None]
+
+
+async def _backfill_api_records(session: AsyncSession, tenant_id: int) -> int:
+    """Customers made through the API before they had records get their record now."""
+    from tonari.identity.api_records import backfill_api_records
+
+    return await backfill_api_records(session, tenant_id)
+
+
+async def _record_facts(
+    session: AsyncSession, tenant_id: int, record_ids: Sequence[int] | None
+) -> list[Any]:
+    driver = await driver_in_transaction(session)
+    scope = "AND r.id = ANY($2::bigint[])" if record_ids is not None else ""
+    arguments: list[Any] = [tenant_id] + ([list(record_ids)] if record_ids is not None else [])
+    return list(
+        await driver.fetch(
+            "SELECT r.id, r.record_id, r.card_number, r.external_id, r.profile_id, "
+            "r.home_profile_id, "
+            "s.name AS source, s.record_ids_are_people "
+            "FROM source_records r JOIN customer_sources s ON s.id = r.source_id "
+            f"WHERE r.tenant_id = $1 AND r.erased_at IS NULL {scope}",
+            *arguments,
+        )
+    )
+
+
+async def _affected_records(session: AsyncSession, tenant_id: int, seeds: set[int]) -> set[int]:
+    """The changed records, everything their identifiers or stored pairs reach, and every
+    record of every profile involved (a profile is re-clustered whole or not at all)."""
+    driver = await driver_in_transaction(session)
+    affected = set(seeds)
+    for _ in range(MAX_EXPANSION_ROUNDS):
+        before = len(affected)
+        _, touched = await evidence.exact_edges(session, tenant_id, sorted(affected))
+        affected |= touched
+        edges, _ = await evidence.pair_edges(session, tenant_id, sorted(affected))
+        for edge in edges:
+            affected.update((edge.left, edge.right))
+        rows = await driver.fetch(
+            "SELECT id FROM source_records WHERE tenant_id = $1 AND erased_at IS NULL AND "
+            "profile_id IN (SELECT profile_id FROM source_records WHERE id = ANY($2::bigint[]) "
+            "AND profile_id IS NOT NULL)",
+            tenant_id,
+            sorted(affected),
+        )
+        affected.update(int(row["id"]) for row in rows)
+        if len(affected) == before:
+            break
+    return affected
+
+
+async def resolve_identities(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    at: datetime,
+    incremental: bool = False,
+    first_tier: str | None = None,
+    progress: Progress = lambda stage: None,
+    retrain: bool = False,
+) -> ResolveSummary:
+    summary = ResolveSummary(mode="incremental" if incremental else "batch")
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        summary.seconds[stage] = round(now - clock, 3)
+        clock = now
+        progress(stage)
+
+    await _backfill_api_records(session, tenant_id)
+    driver = await driver_in_transaction(session)
+    limits = await evidence.thresholds(session, tenant_id)
+    scope: list[int] | None = None
+    if incremental:
+        changed = [
+            int(row["id"])
+            for row in await driver.fetch(
+                "SELECT id FROM source_records WHERE tenant_id = $1 AND needs_resolution "
+                "AND erased_at IS NULL",
+                tenant_id,
+            )
+        ]
+        if not changed:
+            summary.model = "nothing changed"
+            return summary
+        await _score_incremental(session, tenant_id, changed, limits, summary, at, retrain)
+        scope = sorted(await _affected_records(session, tenant_id, set(changed)))
+    else:
+        await _score_batch(session, tenant_id, limits, summary, at)
+    lap("fuzzy matching")
+    facts = await _record_facts(session, tenant_id, scope)
+    summary.records = len(facts)
+    exact, _ = await evidence.exact_edges(session, tenant_id, scope)
+    pairs, rejected = await evidence.pair_edges(session, tenant_id, scope)
+    in_scope = {int(row["id"]) for row in facts}
+    edges = [e for e in (*exact, *pairs) if e.left in in_scope and e.right in in_scope]
+    summary.exact_edges = len(exact)
+    unique_keys: dict[int, dict[str, str]] = {}
+    for row in facts:
+        keys: dict[str, str] = {}
+        if row["card_number"]:
+            keys["card"] = row["card_number"]
+        if row["record_ids_are_people"]:
+            keys[f"{RECORD_KEY}{row['source']}"] = row["record_id"]
+        if keys:
+            unique_keys[int(row["id"])] = keys
+    clustering = cluster_records(
+        sorted(in_scope), edges, unique_keys=unique_keys, rejected=rejected
+    )
+    summary.blocked = len(clustering.blocked)
+    lap("clustering")
+    await _apply(session, tenant_id, facts, clustering, summary, at, first_tier)
+    lap("profiles")
+    return summary
+
+
+async def _score_batch(
+    session: AsyncSession,
+    tenant_id: int,
+    limits: evidence.Thresholds,
+    summary: ResolveSummary,
+    at: datetime,
+) -> None:
+    from tonari.identity.matching import score_pairs
+
+    table = await evidence.matching_table(session, tenant_id)
+    model, summary.model = _trained(table)
+    await evidence.save_model(session, tenant_id, model.settings, table.num_rows, at)
+    pairs = score_pairs(table, model, min_probability=limits.review)
+    summary.fuzzy_auto, summary.fuzzy_review = await evidence.store_pairs(
+        session, tenant_id, pairs, limits, all_records=True
+    )
+
+
+def _trained(table: pa.Table) -> tuple[Any, str]:
+    """The model trained on these records, or the shipped starting values when the data is
+    too small or too uniform for Splink to estimate from (it says so rather than guess)."""
+    from tonari.identity.matching import TrainedModel, train_model
+    from tonari.identity.matching_settings import untrained_settings
+
+    try:
+        return train_model(table), f"trained on {table.num_rows} records"
+    except ValueError as error:
+        note = str(error).split(".")[0]
+        return TrainedModel(settings=untrained_settings()), f"starting values ({note})"
+
+
+async def _score_incremental(
+    session: AsyncSession,
+    tenant_id: int,
+    changed: list[int],
+    limits: evidence.Thresholds,
+    summary: ResolveSummary,
+    at: datetime,
+    retrain: bool,
+) -> None:
+    from tonari.identity.matching import TrainedModel, score_new_against_existing
+
+    stored = None if retrain else await evidence.stored_model(session, tenant_id)
+    everything = await evidence.matching_table(session, tenant_id)
+    if stored is None:
+        model, summary.model = _trained(everything)
+        await evidence.save_model(session, tenant_id, model.settings, everything.num_rows, at)
+    else:
+        model = TrainedModel(settings=stored)
+        summary.model = "stored model"
+    is_new = pc.is_in(everything["unique_id"], value_set=pa.array(changed, type=pa.int64()))
+    new_table = everything.filter(is_new)
+    existing = everything.filter(pc.invert(is_new))
+    pairs = score_new_against_existing(new_table, existing, model, min_probability=limits.review)
+    summary.fuzzy_auto, summary.fuzzy_review = await evidence.store_pairs(
+        session, tenant_id, pairs, limits, replace_scored_among=changed
+    )
+
+
+def _brand_customer_id(records: Sequence[int], by_id: dict[int, Any]) -> str | None:
+    """The shop's own customer id for a new profile: an API record's, else one a file gave."""
+    for record in records:
+        if by_id[record]["source"] == API_SOURCE:
+            return str(by_id[record]["record_id"])
+    return next((by_id[r]["external_id"] for r in records if by_id[r]["external_id"]), None)
+
+
+def _reason(edge: Edge | None) -> tuple[float | None, str]:
+    if edge is None:
+        return None, "alone"
+    return edge.score, edge.kind
+
+
+async def _apply(
+    session: AsyncSession,
+    tenant_id: int,
+    facts: list[Any],
+    clustering: Any,
+    summary: ResolveSummary,
+    at: datetime,
+    first_tier: str | None,
+) -> None:
+    driver = await driver_in_transaction(session)
+    by_id = {int(row["id"]): row for row in facts}
+    current = {record: by_id[record]["profile_id"] for record in by_id}
+    home = {record: by_id[record]["home_profile_id"] for record in by_id}
+    candidates = sorted({p for p in home.values() if p is not None})
+    folded = frozenset(
+        int(row["id"])
+        for row in await driver.fetch(
+            "SELECT id FROM customers WHERE id = ANY($1::bigint[]) AND merged_into_id IS NOT NULL",
+            candidates,
+        )
+    )
+    live = sorted({p for p in current.values() if p is not None})
+    known_to_brand = frozenset(
+        int(row["id"])
+        for row in await driver.fetch(
+            "SELECT id FROM customers WHERE id = ANY($1::bigint[]) "
+            "AND external_id NOT LIKE 'profile:%'",
+            live,
+        )
+    )
+    plan = assign_profiles(
+        clustering.clusters,
+        current=current,
+        home=home,
+        folded=folded,
+        known_to_brand=known_to_brand,
+    )
+    deferred = await _deferred(session, tenant_id, [m for m, _ in plan.merges])
+    new_needed = [p for p in plan.plans if p.profile_id is None]
+    new_ids = await create_profiles(
+        session,
+        tenant_id,
+        [_brand_customer_id(cluster.records, by_id) for cluster in new_needed],
+        first_tier=first_tier,
+        at=at,
+    )
+    summary.new_profiles = len(new_ids)
+    new_iter = iter(new_ids)
+    for cluster in plan.plans:
+        if cluster.revived:
+            await unmerge_profile(
+                session, tenant_id=tenant_id, merged_id=cluster.profile_id or 0, at=at, actor=ACTOR
+            )
+            summary.revived += 1
+    pointing: list[tuple[int, int, float | None, str]] = []
+    touched: list[int] = []
+    survivors: set[int] = set()
+    for cluster in plan.plans:
+        profile_id = cluster.profile_id if cluster.profile_id is not None else next(new_iter)
+        touched.append(profile_id)
+        for record in cluster.records:
+            owner = current.get(record)
+            target = owner if owner in deferred else profile_id
+            score, rule = _reason(clustering.reasons.get(record))
+            pointing.append((record, target, score, rule))
+    for merged, survivor in plan.merges:
+        if merged in deferred:
+            summary.deferred.append(deferred[merged])
+            touched.append(merged)
+            continue
+        await merge_profiles(
+            session,
+            tenant_id=tenant_id,
+            survivor_id=survivor,
+            merged_id=merged,
+            at=at,
+            actor=ACTOR,
+            reason="identity resolution: the same person",
+        )
+        survivors.add(survivor)
+        summary.merges += 1
+    await point_records(session, pointing)
+    rules = await _rules(session, tenant_id)
+    await refresh_golden_records(session, touched, rules, at)
+    summary.profiles = len(plan.plans)
+    await _refresh_tiers(session, tenant_id, sorted(survivors), at)
+
+
+async def _deferred(session: AsyncSession, tenant_id: int, merged: list[int]) -> dict[int, str]:
+    """Profiles that cannot fold yet (points reserved for an open order, or a points debt)."""
+    if not merged:
+        return {}
+    driver = await driver_in_transaction(session)
+    rows = await driver.fetch(
+        "SELECT a.customer_id, c.external_id FROM ledger_accounts a "
+        "JOIN customers c ON c.id = a.customer_id WHERE a.tenant_id = $1 "
+        "AND a.customer_id = ANY($2::bigint[]) AND (a.reserved > 0 OR a.debt > 0)",
+        tenant_id,
+        merged,
+    )
+    return {
+        int(row["customer_id"]): f"{row['external_id']}: points reserved for an open order or "
+        "a points debt; merged on a later run"
+        for row in rows
+    }
+
+
+async def _rules(session: AsyncSession, tenant_id: int) -> dict[str, golden.Rule]:
+    overrides = await session.scalar(
+        select(IdentitySettings.survivorship).where(IdentitySettings.tenant_id == tenant_id)
+    )
+    return golden.rules_for(overrides)
+
+
+async def _refresh_tiers(
+    session: AsyncSession, tenant_id: int, customer_ids: list[int], at: datetime
+) -> None:
+    if not customer_ids:
+        return
+    from tonari.orders.tiering import refresh_tier
+    from tonari.programs.service import programme_in_force
+
+    try:
+        _, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
+    except NotFound:
+        return
+    for customer_id in customer_ids:
+        await refresh_tier(
+            session, tenant_id=tenant_id, programme=programme, customer_id=customer_id, at=at
+        )
