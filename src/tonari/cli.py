@@ -51,7 +51,9 @@ def _register_domain_commands() -> None:
     app.add_typer(partners_app, name="partners")
     app.command("worker")(worker_command)
     register_simulator(app)
-    register_identity(app, import_app)
+    from tonari.simulator.cli import report_app
+
+    register_identity(app, import_app, report_app)
 
 
 console = Console()

@@ -147,6 +147,19 @@ def create_worker_app(url: str, *, settings: Settings | None = None) -> procrast
         db = _database(context)
         return {"codes_issued": await run_scheduled_issues(db.url, database=db)}
 
+    @app.periodic(cron="* * * * *")
+    @app.task(
+        name="tonari.identity.resolve",
+        pass_context=True,
+        queue="identity",
+        queueing_lock="tonari.identity.resolve",
+    )
+    async def resolve_identities_tick(context: JobContext, timestamp: int) -> dict[str, int]:
+        """New and changed source records (imports, the API) joined to their people."""
+        from tonari.identity.jobs import run_incremental_resolution
+
+        return await run_incremental_resolution(_database(context))
+
     @app.periodic(cron="41 3 * * *")
     @app.task(
         name="tonari.events.partitions",

@@ -80,6 +80,15 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
         ),
         ("GET", "/v1/customers/c1/ledger", None, {404}),
         ("GET", "/v1/customers/c1/timeline", None, {404}),
+        ("GET", "/v1/profiles/c1", None, {404}),
+        ("GET", "/v1/profiles/c1/export", None, {404}),
+        ("POST", "/v1/profiles/c1/erase", None, {404}),
+        ("GET", "/v1/profiles?q=secret@a.example", None, {200}),
+        ("POST", "/v1/identity/merges", {"profiles": ["c1", "c2"]}, {404}),
+        ("POST", "/v1/identity/merges/1/undo", None, {404}),
+        ("POST", "/v1/identity/pairs/1/decision", {"decision": "confirm"}, {404}),
+        ("GET", "/v1/identity/pairs", None, {200}),
+        ("POST", "/v1/sources/api/records", {"records": [{"record_id": "c1"}]}, {404}),
         (
             "POST",  # B's report rejects A's customer: 200 with a per-event "rejected"
             "/v1/events",
@@ -192,6 +201,21 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
     )
     assert products.status_code == 200
     assert (await client.get("/v1/code-pools", headers=b)).json() == []
+    quality = await client.get("/v1/reports/quality", headers=b)
+    # B's only record is its own customer c1, sent through the API.
+    assert quality.status_code == 200 and quality.json()["people"]["records"] == 1
+    assert [s["name"] for s in (await client.get("/v1/sources", headers=b)).json()] == ["api"]
+    settings = await client.put(
+        "/v1/identity/settings", json={"auto_merge_probability": 0.97}, headers=b
+    )
+    assert settings.status_code == 200, settings.text
+    assert (await client.get("/v1/identity/settings", headers=a)).json()[
+        "auto_merge_probability"
+    ] != 0.97
+    resolved = await client.post("/v1/identity/resolve", headers=b)
+    assert resolved.status_code == 200 and resolved.json()["records"] == 1, resolved.text
+    source = await client.put("/v1/sources/shop", json={"name": "shop", "trust": 80}, headers=b)
+    assert source.status_code == 200, source.text
     liability = await client.get("/v1/reports/liability", headers=b)
     assert liability.status_code == 200 and liability.json()["total"]["points"] == 0
     pool = await client.post(
@@ -226,6 +250,13 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
         ("GET", "/v1/code-pools"),
         ("POST", "/v1/code-pools"),
         ("GET", "/v1/reports/liability"),
+        ("GET", "/v1/reports/quality"),
+        ("GET", "/v1/profiles"),
+        ("GET", "/v1/sources"),
+        ("PUT", "/v1/sources/api"),
+        ("GET", "/v1/identity/settings"),
+        ("PUT", "/v1/identity/settings"),
+        ("POST", "/v1/identity/resolve"),
     }
     _assert_every_route_is_covered(covered)
 
@@ -256,7 +287,7 @@ async def _check_settlement_is_per_tenant(client, session, tenant_a: int, a, b) 
 
 def _normalise(path: str) -> str:
     replacements = {"{external_id}": "c1", "{order_id}": "o1", "{product_id}": "p1"}
-    replacements.update({"{pool_code}": "welcome", "{code}": "SKIDKA30"})
+    replacements.update({"{pool_code}": "welcome", "{code}": "SKIDKA30", "{name}": "api"})
     for placeholder, value in replacements.items():
         path = path.replace(placeholder, value)
     return path

@@ -17,7 +17,7 @@ from tonari.customers.schemas import (
     MembershipOut,
 )
 from tonari.identity.api_records import record_api_customer
-from tonari.kit.errors import Conflict, NotFound, ValidationFailed
+from tonari.kit.errors import Conflict, InvalidState, NotFound, ValidationFailed
 from tonari.models.customers import Customer
 from tonari.models.ledger import LedgerAccount, PointLot
 from tonari.models.offers import Membership, StampMovement
@@ -64,10 +64,17 @@ async def upsert_customer(
         .on_conflict_do_update(
             index_elements=[Customer.tenant_id, Customer.external_id],
             set_={**values, "updated_at": func.now()},
+            where=Customer.erased_at.is_(None),
         )
         .returning(Customer.id, literal_column("(xmax = 0)").label("inserted"))
     )
-    row = (await session.execute(statement)).one()
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise InvalidState(
+            "this profile was erased at the person's request and takes no new data",
+            field="external_id",
+            code="profile_erased",
+        )
     if row.inserted:
         await session.execute(
             pg_insert(LedgerAccount)

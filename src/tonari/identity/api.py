@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import func, select
 
+from tonari.customers.service import get_customer
 from tonari.identity.decisions import decide_pair, list_pairs, merge_manually, undo_merge
 from tonari.identity.importer import ImportSummary, RowIssue, import_rows
+from tonari.identity.privacy import erase_person, export_person
 from tonari.identity.profile_view import profile_view, search_profiles
+from tonari.identity.quality import QualityReport, quality_report
 from tonari.identity.readers import SourceRow
 from tonari.identity.resolve import ResolveSummary, resolve_identities
 from tonari.identity.schemas import (
+    ErasureOut,
     ManualMerge,
     PairDecision,
     PairOut,
@@ -23,6 +27,12 @@ from tonari.identity.schemas import (
     ResolveOut,
     RowIssueOut,
     SourceOut,
+)
+from tonari.identity.settings import (
+    IdentitySettingsIn,
+    IdentitySettingsOut,
+    read_settings,
+    write_settings,
 )
 from tonari.identity.sources import (
     SourceDefinition,
@@ -37,6 +47,7 @@ from tonari.kit.errors import NotFound, ValidationFailed
 from tonari.models.identity import CustomerSource, SourceRecord
 from tonari.programs.schemas import Programme
 from tonari.programs.service import programme_in_force
+from tonari.tenants.service import audit
 
 router = APIRouter(tags=["profiles"])
 ExternalId = Annotated[str, Path(min_length=1, max_length=128)]
@@ -86,7 +97,6 @@ async def read_sources(session: SessionDep, principal: PrincipalDep) -> list[Sou
                 .group_by(SourceRecord.source_id)
             )
         )
-        .tuples()
         .all()
     )
     return [
@@ -283,3 +293,78 @@ async def read_profile(
         programme=await _programme(session, principal.tenant_id),
         at=utcnow(),
     )
+
+
+@router.get(
+    "/v1/profiles/{external_id}/export",
+    summary="Everything Tonari holds about one person (GDPR access), as JSON",
+)
+async def export_profile(
+    external_id: ExternalId, session: SessionDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    principal.require("customers:read")
+    customer = await get_customer(session, tenant_id=principal.tenant_id, external_id=external_id)
+    await audit(session, principal, action="profile.exported", subject=external_id, details={})
+    return await export_person(session, tenant_id=principal.tenant_id, customer_id=customer.id)
+
+
+@router.post(
+    "/v1/profiles/{external_id}/erase",
+    response_model=ErasureOut,
+    summary="Erase one person (GDPR): personal data anonymised, ledger and totals kept",
+)
+async def erase_profile(
+    external_id: ExternalId, session: SessionDep, principal: PrincipalDep
+) -> ErasureOut:
+    principal.require("customers:write")
+    customer = await get_customer(session, tenant_id=principal.tenant_id, external_id=external_id)
+    result = await erase_person(
+        session,
+        tenant_id=principal.tenant_id,
+        customer_id=customer.id,
+        at=utcnow(),
+        actor=principal.actor,
+    )
+    # The audit names the profile by its number: the external id may itself be personal.
+    await audit(
+        session,
+        principal,
+        action="profile.erased",
+        subject=f"profile {customer.id}",
+        details={"records": result.records, "events": result.events},
+    )
+    return ErasureOut.model_validate(result, from_attributes=True)
+
+
+@router.get(
+    "/v1/reports/quality",
+    response_model=QualityReport,
+    summary="Data quality: records, people, duplicates per source pair, problems, completeness",
+)
+async def read_quality(session: SessionDep, principal: PrincipalDep) -> QualityReport:
+    principal.require("customers:read")
+    return await quality_report(session, tenant_id=principal.tenant_id)
+
+
+@router.get(
+    "/v1/identity/settings",
+    response_model=IdentitySettingsOut,
+    summary="Match thresholds, survivorship rules and the model's training date",
+)
+async def read_identity_settings(
+    session: SessionDep, principal: PrincipalDep
+) -> IdentitySettingsOut:
+    principal.require("customers:read")
+    return await read_settings(session, tenant_id=principal.tenant_id)
+
+
+@router.put(
+    "/v1/identity/settings",
+    response_model=IdentitySettingsOut,
+    summary="Change thresholds or survivorship rules (applied on the next resolution)",
+)
+async def write_identity_settings(
+    body: IdentitySettingsIn, session: SessionDep, principal: PrincipalDep
+) -> IdentitySettingsOut:
+    principal.require("customers:write")
+    return await write_settings(session, tenant_id=principal.tenant_id, body=body, at=utcnow())

@@ -19,10 +19,15 @@ TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant slug")
 REPORT_COLUMNS = ("line", "record_id", "severity", "field", "code", "reason", "value")
 
 
-def register(app: typer.Typer, import_app: typer.Typer) -> None:
+def register(app: typer.Typer, import_app: typer.Typer, report_app: typer.Typer) -> None:
+    from tonari.identity.cli_people import register as register_people
+    from tonari.identity.quality_cli import quality_command
+
     app.add_typer(sources_app, name="sources")
     app.add_typer(identity_app, name="identity")
     import_app.command("customers")(import_customers_command)
+    report_app.command("quality")(quality_command)
+    register_people(identity_app)
 
 
 @sources_app.command("apply")

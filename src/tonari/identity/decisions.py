@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from tonari.identity.api_records import backfill_api_records
 from tonari.identity.evidence import CONFIRMED, REJECTED
@@ -26,10 +27,21 @@ from tonari.models.identity import CustomerSource, IdentityMerge, IdentityPair, 
 async def list_pairs(
     session: AsyncSession, *, tenant_id: int, status: str, limit: int, after: int | None
 ) -> list[PairOut]:
-    """Pairs by status, the most likely first for review, with both records side by side."""
+    """Pairs by status, with both records side by side.
+
+    The review queue leaves out pairs whose records already are one profile (through a shared
+    email, say): there is nothing left to decide about them.
+    """
     query = select(IdentityPair).where(
         IdentityPair.tenant_id == tenant_id, IdentityPair.status == status
     )
+    if status == "review":
+        left, right = aliased(SourceRecord), aliased(SourceRecord)
+        query = (
+            query.join(left, left.id == IdentityPair.left_record_id)
+            .join(right, right.id == IdentityPair.right_record_id)
+            .where(left.profile_id.is_distinct_from(right.profile_id))
+        )
     if after is not None:
         query = query.where(IdentityPair.id > after)
     pairs = list(await session.scalars(query.order_by(IdentityPair.id).limit(limit)))

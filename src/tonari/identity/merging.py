@@ -314,7 +314,7 @@ async def unmerge_profile(
     )
     merge.undone_at = at
     merge.undo_ledger_entry_id = entry_id
-    names = dict(
+    names: dict[int, str] = dict(
         (
             await session.execute(
                 select(Customer.id, Customer.external_id).where(
@@ -322,7 +322,6 @@ async def unmerge_profile(
                 )
             )
         )
-        .tuples()
         .all()
     )
     await record_event(

@@ -165,6 +165,7 @@ async def resolve_identities(
         sorted(in_scope), edges, unique_keys=unique_keys, rejected=rejected
     )
     summary.blocked = len(clustering.blocked)
+    summary.fuzzy_review = await _open_reviews(session, tenant_id, clustering.clusters, scope)
     lap("clustering")
     await _apply(session, tenant_id, facts, clustering, summary, at, first_tier)
     lap("profiles")
@@ -227,6 +228,28 @@ async def _score_incremental(
     pairs = score_new_against_existing(new_table, existing, model, min_probability=limits.review)
     summary.fuzzy_auto, summary.fuzzy_review = await evidence.store_pairs(
         session, tenant_id, pairs, limits, replace_scored_among=changed
+    )
+
+
+async def _open_reviews(
+    session: AsyncSession,
+    tenant_id: int,
+    clusters: list[list[int]],
+    scope: list[int] | None,
+) -> int:
+    """Review pairs still worth a person's look: their records ended up in two profiles."""
+    cluster_of = {record: index for index, cluster in enumerate(clusters) for record in cluster}
+    driver = await driver_in_transaction(session)
+    rows = await driver.fetch(
+        "SELECT left_record_id, right_record_id FROM identity_pairs "
+        "WHERE tenant_id = $1 AND status = 'review'",
+        tenant_id,
+    )
+    return sum(
+        1
+        for row in rows
+        if cluster_of.get(row["left_record_id"], -1) != cluster_of.get(row["right_record_id"], -2)
+        and (scope is None or row["left_record_id"] in cluster_of)
     )
 
 

@@ -163,3 +163,11 @@ class ResolveOut(BaseModel):
     fuzzy_review: int
     blocked: int
     model: str
+
+
+class ErasureOut(BaseModel):
+    profiles: int = Field(description="Profiles anonymised (the person's and any merged into it)")
+    records: int
+    events: int
+    links: int
+    already_erased: bool

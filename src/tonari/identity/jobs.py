@@ -1,0 +1,54 @@
+"""The worker's identity job: resolve each tenant's new and changed records, every minute."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonari.db import Database
+from tonari.identity.resolve import resolve_identities
+from tonari.kit.clock import utcnow
+from tonari.kit.errors import NotFound
+
+# Advisory-lock namespace (programmes 7_001, partner holders 7_002).
+RESOLUTION_LOCK = 7_003
+
+
+async def run_incremental_resolution(database: Database) -> dict[str, int]:
+    """One transaction per tenant with work waiting; a tenant another worker is resolving
+    right now is skipped (its changes are picked up on the next tick)."""
+    async with database.transaction() as session:
+        tenants = [
+            int(tenant_id)
+            for tenant_id in await session.scalars(
+                text("SELECT DISTINCT tenant_id FROM source_records WHERE needs_resolution")
+            )
+        ]
+    resolved = merges = 0
+    for tenant_id in tenants:
+        async with database.transaction() as session:
+            locked = await session.scalar(
+                select(func.pg_try_advisory_xact_lock(RESOLUTION_LOCK, tenant_id))
+            )
+            if not locked:
+                continue
+            summary = await resolve_identities(
+                session,
+                tenant_id=tenant_id,
+                at=utcnow(),
+                incremental=True,
+                first_tier=await _first_tier(session, tenant_id),
+            )
+            resolved += summary.records
+            merges += summary.merges
+    return {"tenants": len(tenants), "records": resolved, "merges": merges}
+
+
+async def _first_tier(session: AsyncSession, tenant_id: int) -> str | None:
+    from tonari.programs.service import programme_in_force
+
+    try:
+        _, programme = await programme_in_force(session, tenant_id=tenant_id, at=utcnow())
+    except NotFound:
+        return None
+    return programme.tiers[0].code if programme.tiers else None
