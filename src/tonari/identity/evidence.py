@@ -31,7 +31,7 @@ from tonari.models.identity import IdentitySettings
 # phone), not an identity: it joins nobody. Reported by the quality report.
 MAX_SHARED_IDENTIFIER = 10
 AUTO, REVIEW, CONFIRMED, REJECTED = "auto", "review", "confirmed", "rejected"
-_IDENTIFIERS = (
+IDENTIFIERS = (
     ("card_number", clusters.CARD, 1_000),
     ("external_id", clusters.EXTERNAL, 1_000),
     ("email_key", clusters.EMAIL, MAX_SHARED_IDENTIFIER),
@@ -108,7 +108,7 @@ async def exact_edges(
     driver = await driver_in_transaction(session)
     edges: list[Edge] = []
     touched: set[int] = set()
-    for column, kind, limit in _IDENTIFIERS:
+    for column, kind, limit in IDENTIFIERS:
         scope = ""
         arguments: list[Any] = [tenant_id, limit]
         if record_ids is not None:
