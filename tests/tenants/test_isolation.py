@@ -88,6 +88,12 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
         ("POST", "/v1/identity/merges/1/undo", None, {404}),
         ("POST", "/v1/identity/pairs/1/decision", {"decision": "confirm"}, {404}),
         ("GET", "/v1/identity/pairs", None, {200}),
+        (
+            "POST",  # B has no such address: nobody of A's is marked
+            "/v1/identity/unreachable",
+            {"email": "secret@a.example", "reason": "bounce"},
+            {200},
+        ),
         ("POST", "/v1/sources/api/records", {"records": [{"record_id": "c1"}]}, {404}),
         (
             "POST",  # B's report rejects A's customer: 200 with a per-event "rejected"

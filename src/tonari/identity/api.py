@@ -13,6 +13,7 @@ from tonari.identity.importer import ImportSummary, RowIssue, import_rows
 from tonari.identity.privacy import erase_person, export_person
 from tonari.identity.profile_view import profile_view, search_profiles
 from tonari.identity.quality import QualityReport, quality_report
+from tonari.identity.reachability import mark_unreachable
 from tonari.identity.readers import SourceRow
 from tonari.identity.resolve import ResolveSummary, resolve_identities
 from tonari.identity.schemas import (
@@ -27,6 +28,8 @@ from tonari.identity.schemas import (
     ResolveOut,
     RowIssueOut,
     SourceOut,
+    UnreachableIn,
+    UnreachableOut,
 )
 from tonari.identity.settings import (
     IdentitySettingsIn,
@@ -96,8 +99,7 @@ async def read_sources(session: SessionDep, principal: PrincipalDep) -> list[Sou
                 .where(SourceRecord.tenant_id == principal.tenant_id)
                 .group_by(SourceRecord.source_id)
             )
-        )
-        .all()
+        ).all()
     )
     return [
         _source_out(source, counts.get(source.id, 0))
@@ -368,3 +370,23 @@ async def write_identity_settings(
 ) -> IdentitySettingsOut:
     principal.require("customers:write")
     return await write_settings(session, tenant_id=principal.tenant_id, body=body, at=utcnow())
+
+
+@router.post(
+    "/v1/identity/unreachable",
+    response_model=UnreachableOut,
+    summary="Mark an email or phone unreachable (bounce, complaint)",
+)
+async def unreachable(
+    body: UnreachableIn, session: SessionDep, principal: PrincipalDep
+) -> UnreachableOut:
+    principal.require("customers:write")
+    touched = await mark_unreachable(
+        session,
+        tenant_id=principal.tenant_id,
+        email=body.email,
+        phone=body.phone,
+        reason=body.reason,
+        at=utcnow(),
+    )
+    return UnreachableOut(profiles=touched)

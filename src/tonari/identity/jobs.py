@@ -6,12 +6,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.db import Database
-from tonari.identity.resolve import resolve_identities
+from tonari.identity.resolve import RESOLUTION_LOCK, resolve_identities
 from tonari.kit.clock import utcnow
 from tonari.kit.errors import NotFound
-
-# Advisory-lock namespace (programmes 7_001, partner holders 7_002).
-RESOLUTION_LOCK = 7_003
 
 
 async def run_incremental_resolution(database: Database) -> dict[str, int]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.identity import evidence, golden
@@ -31,6 +31,8 @@ from tonari.models.identity import IdentitySettings
 
 # How far incremental mode follows evidence out from the changed records before it stops.
 MAX_EXPANSION_ROUNDS = 4
+# Advisory-lock namespace (programmes 7_001, partner holders 7_002).
+RESOLUTION_LOCK = 7_003
 ACTOR = "system:identity"
 
 
@@ -124,6 +126,9 @@ async def resolve_identities(
         clock = now
         progress(stage)
 
+    # One resolution per tenant at a time (CLI, API and workers alike): two runs clustering
+    # the same new records at once would each make a profile for them.
+    await session.execute(select(func.pg_advisory_xact_lock(RESOLUTION_LOCK, tenant_id)))
     await _backfill_api_records(session, tenant_id)
     driver = await driver_in_transaction(session)
     limits = await evidence.thresholds(session, tenant_id)

@@ -171,3 +171,17 @@ class ErasureOut(BaseModel):
     events: int
     links: int
     already_erased: bool
+
+
+class UnreachableIn(BaseModel):
+    """An address that bounced or complained (from the email/SMS provider's webhooks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    reason: Literal["bounce", "complaint", "unsubscribed_everywhere", "invalid"]
+
+
+class UnreachableOut(BaseModel):
+    profiles: int
