@@ -83,9 +83,7 @@ async def test_golden_record_takes_the_best_value_and_says_where_from(
     await import_seven(session, tenant.id, tmp_path)
     await resolve_identities(session, tenant_id=tenant.id, at=TODAY)
     anna_profile = await session.scalar(
-        text(
-            "SELECT profile_id FROM source_records WHERE tenant_id = :t AND record_id = 'w1'"
-        ),
+        text("SELECT profile_id FROM source_records WHERE tenant_id = :t AND record_id = 'w1'"),
         {"t": tenant.id},
     )
     anna = await session.get_one(Customer, anna_profile, populate_existing=True)
