@@ -24,7 +24,8 @@ async def test_demo_brand_looks_like_a_running_programme(session: AsyncSession) 
     assert summary.created
     assert summary.tenant_slug == DEMO_TENANT_SLUG
     assert summary.products >= 40
-    assert 280 <= summary.customers <= 320
+    # 300 shop customers, and the club members who were nobody's customer yet.
+    assert 300 <= summary.customers <= 340
     assert summary.orders >= 900
     # Every tier of the Panasonic programme is held by a real share of the customers.
     assert set(summary.tiers) == {"silver", "gold", "premium"}
@@ -37,6 +38,7 @@ async def test_demo_brand_looks_like_a_running_programme(session: AsyncSession) 
     assert summary.sample_customer is not None
 
     tenant_id = summary.tenant_id
+    await _clubs_joined_the_shop_profiles(session, tenant_id, summary.customers)
     report = await verify_ledger(session, tenant_id=tenant_id)
     assert report.ok, report.problems
     assert report.accounts_checked == summary.customers
@@ -80,3 +82,31 @@ def test_packaged_programme_is_the_example() -> None:
     assert programme_document() == yaml.safe_load(example.read_text(encoding="utf-8"))
     programme = parse_programme(programme_document())
     assert [tier.earn_rate_bp for tier in programme.tiers] == [500, 1000, 1500]
+
+
+async def _clubs_joined_the_shop_profiles(
+    session: AsyncSession, tenant_id: int, profiles: int
+) -> None:
+    """Club members who are shop customers joined their profile; the rest are new people."""
+    from sqlalchemy import text
+
+    rows = {
+        row.name: (int(row.records), int(row.joined))
+        for row in await session.execute(
+            text(
+                "SELECT s.name, count(*) AS records, count(*) FILTER (WHERE EXISTS ("
+                " SELECT 1 FROM source_records api JOIN customer_sources a ON a.id = api.source_id"
+                " WHERE a.name = 'api' AND api.profile_id = r.profile_id)) AS joined "
+                "FROM source_records r JOIN customer_sources s ON s.id = r.source_id "
+                "WHERE r.tenant_id = :t GROUP BY s.name"
+            ),
+            {"t": tenant_id},
+        )
+    }
+    assert rows["api"] == (300, 300)
+    cooking, cooking_joined = rows["cooking_club"]
+    camera, camera_joined = rows["camera_club"]
+    assert cooking_joined == 40 and cooking == 40 + 21
+    # Name, birth date and city alone: the model finds nearly every one of them.
+    assert camera == 40 and camera_joined >= 36
+    assert profiles == 300 + (cooking - cooking_joined) + (camera - camera_joined)

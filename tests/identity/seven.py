@@ -36,6 +36,14 @@ PEOPLE = {
     "nobody": {"cooking_club:c3"},
     "pavel": {"mobile_app:m2"},
 }
+# The bank writes Reza's names the other way round and knows nothing else about him but his
+# birth date and city: the model is not sure enough on twenty records, so that pair waits for
+# a person in the review queue instead of merging by itself.
+AUTOMATIC = {
+    **{name: records for name, records in PEOPLE.items() if name != "reza"},
+    "reza": {"online_store:w5", "service_centre:r2"},
+    "reza_at_the_bank": {"bank_cards:b1"},
+}
 
 
 def write_service_centre(folder: Path) -> Path:

@@ -38,6 +38,7 @@ from tonari.demo.data import (
     programme_document,
     transliterate,
 )
+from tonari.demo.identity import load_club_members
 from tonari.ledger.jobs import expire_batch, release_pending_batch
 from tonari.models.catalog import Product
 from tonari.models.customers import Customer
@@ -324,6 +325,18 @@ async def _create_brand(
     await _run_ledger_jobs(session, tenant_id=tenant.id, now=now)
     if progress:
         progress("ledger jobs", 1, 1)
+    strangers = [person.fields for person in _people(random.Random(DEMO_SEED + 1), now)]
+    resolved = await load_club_members(
+        session,
+        tenant_id=tenant.id,
+        customers=[person.fields for person in people if person.fields.customer_type == "person"],
+        strangers=strangers,
+        first_tier=first_tier,
+        at=now,
+        seed=DEMO_SEED,
+    )
+    if progress:
+        progress("club members resolved", resolved.records, resolved.records)
     return tenant.id, api_key
 
 

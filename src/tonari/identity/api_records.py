@@ -36,7 +36,9 @@ SELECT c.id, c.external_id, c.first_name, c.last_name, c.email, c.phone, c.card_
 FROM customers c
 WHERE c.tenant_id = $1 AND c.merged_into_id IS NULL AND c.erased_at IS NULL
   AND c.customer_type <> 'partner_holder' AND c.external_id NOT LIKE 'profile:%'
-  AND NOT EXISTS (SELECT 1 FROM source_records r WHERE r.profile_id = c.id)
+  AND NOT EXISTS (
+      SELECT 1 FROM source_records r WHERE r.tenant_id = c.tenant_id AND r.profile_id = c.id
+  )
 """
 
 

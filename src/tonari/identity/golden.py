@@ -113,7 +113,7 @@ def golden_record(
     values: dict[str, Any] = {}
     provenance: dict[str, Any] = {}
     for name in GOLDEN_FIELDS:
-        unusable = _UNUSABLE.get(name, set())
+        unusable = _UNUSABLE.get(name, ())
         candidates = [
             record
             for record in records
@@ -124,8 +124,11 @@ def golden_record(
             values[name] = None
             continue
         rule = rules.get(name, Rule.TRUSTED_SOURCE)
-        chosen = _pick(name, rule, candidates)
-        values[name] = chosen.values[name]
+        # Most profiles are one record: no rule has anything to choose between.
+        chosen = candidates[0] if len(candidates) == 1 else _pick(name, rule, candidates)
+        value = chosen.values[name]
+        values[name] = value
+        key = _comparable(value)
         provenance[name] = {
             "source": chosen.source,
             "record": chosen.record_id,
@@ -133,9 +136,7 @@ def golden_record(
             "rule": str(rule),
             "seen_at": chosen.seen_at.isoformat(),
             "status": chosen.statuses.get(name),
-            "agreeing_records": sum(
-                1 for r in candidates if _comparable(r.values[name]) == _comparable(values[name])
-            ),
+            "agreeing_records": sum(1 for r in candidates if _comparable(r.values[name]) == key),
             "records_with_value": len(candidates),
         }
     return values, provenance

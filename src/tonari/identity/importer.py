@@ -17,8 +17,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tonari.identity.cleaning_pool import cleaned_chunks
 from tonari.identity.readers import BrokenRow, SourceRow, detect_format, open_rows
-from tonari.identity.records import CleanRecord, clean_row, field_mapping
+from tonari.identity.records import CleanRecord, field_mapping
 from tonari.identity.sources import FileFormat, SourceDefinition
 from tonari.kit.driver import driver_in_transaction
 from tonari.models.identity import CustomerSource
@@ -141,6 +142,10 @@ async def import_customers(
     chosen_format = detect_format(path, file_format or definition.format)
     header, used_encoding, rows = open_rows(path, chosen_format, encoding or definition.encoding)
     summary = ImportSummary(definition.name, str(chosen_format), used_encoding)
+    if chosen_format is FileFormat.JSONL:
+        # A JSON line simply leaves out a key it has no value for: only the first line's keys
+        # are known up front, so a mapped key missing there is not a missing column.
+        header = list(dict.fromkeys([*header, *definition.columns]))
     return await import_rows(
         session,
         tenant_id=tenant_id,
@@ -173,19 +178,18 @@ async def import_rows(
     driver = await driver_in_transaction(session)
     await driver.execute(_STAGE)
     batch: list[tuple[Any, ...]] = []
-    for row in rows:
-        summary.rows_read += 1
-        if isinstance(row, BrokenRow):
-            summary.rejected += 1
-            on_issue(RowIssue(row.line, None, "rejected", None, "unreadable_row", row.reason))
-        else:
-            outcome = clean_row(row.values, mapping, definition, today=today)
-            if isinstance(outcome, str):
+    async for chunk in cleaned_chunks(rows, mapping, definition, today):
+        for line, outcome in chunk:
+            summary.rows_read += 1
+            if isinstance(outcome, BrokenRow):
                 summary.rejected += 1
-                on_issue(RowIssue(row.line, None, "rejected", "record_id", "no_record_id", outcome))
+                on_issue(RowIssue(line, None, "rejected", None, "unreadable_row", outcome.reason))
+            elif isinstance(outcome, str):
+                summary.rejected += 1
+                on_issue(RowIssue(line, None, "rejected", "record_id", "no_record_id", outcome))
             else:
-                _warn(summary, outcome, row.line, on_issue)
-                batch.append(_stage_row(row.line, outcome))
+                _warn(summary, outcome, line, on_issue)
+                batch.append(_stage_row(line, outcome))
         if len(batch) >= COPY_BATCH:
             await _copy(driver, batch)
             on_progress(summary.rows_read)

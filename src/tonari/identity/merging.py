@@ -321,8 +321,7 @@ async def unmerge_profile(
                     Customer.id.in_([holder_id, merged_id])
                 )
             )
-        )
-        .all()
+        ).all()
     )
     await record_event(
         session,

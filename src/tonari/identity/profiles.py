@@ -25,7 +25,7 @@ SELECT r.id, r.profile_id, s.name AS source, r.record_id, s.trust,
        r.email_status, r.phone, r.phone_status, r.city, r.address, r.postcode, r.region,
        r.card_number
 FROM source_records r JOIN customer_sources s ON s.id = r.source_id
-WHERE r.profile_id = ANY($1::bigint[]) AND r.erased_at IS NULL
+WHERE r.tenant_id = $2 AND r.profile_id = ANY($1::bigint[]) AND r.erased_at IS NULL
 """
 
 
@@ -111,6 +111,7 @@ async def point_records(
         "score float8, rule text) ON COMMIT DROP"
     )
     await driver.copy_records_to_table("record_profile_stage", records=list(rows))
+    await driver.execute("ANALYZE record_profile_stage")
     await driver.execute(
         "UPDATE source_records r SET profile_id = s.profile_id, "
         "home_profile_id = COALESCE(r.home_profile_id, s.profile_id), match_score = s.score, "
@@ -142,7 +143,11 @@ def _facts(row: Any) -> RecordFacts:
 
 
 async def refresh_golden_records(
-    session: AsyncSession, profile_ids: Sequence[int], rules: dict[str, Rule], at: datetime
+    session: AsyncSession,
+    tenant_id: int,
+    profile_ids: Sequence[int],
+    rules: dict[str, Rule],
+    at: datetime,
 ) -> int:
     """Recompute the golden record of each profile from its records; returns how many."""
     driver = await driver_in_transaction(session)
@@ -156,7 +161,7 @@ async def refresh_golden_records(
     for start in range(0, len(unique_ids), GOLDEN_CHUNK):
         chunk = unique_ids[start : start + GOLDEN_CHUNK]
         by_profile: dict[int, list[RecordFacts]] = {}
-        for row in await driver.fetch(_FACTS, chunk):
+        for row in await driver.fetch(_FACTS, chunk, tenant_id):
             by_profile.setdefault(int(row["profile_id"]), []).append(_facts(row))
         staged = []
         for profile_id in chunk:
@@ -181,6 +186,7 @@ async def refresh_golden_records(
                 )
             )
         await driver.copy_records_to_table("golden_stage", records=staged)
+    await driver.execute("ANALYZE golden_stage")
     # Cards are unique per brand: clear the ones that move before setting any, so a card
     # passing from one profile to another in this same run never collides with itself.
     await driver.execute(

@@ -77,5 +77,5 @@ async def mark_unreachable(
     if profiles:
         overrides = await session.get(IdentitySettings, tenant_id)
         rules = rules_for(overrides.survivorship if overrides else None)
-        await refresh_golden_records(session, profiles, rules, at)
+        await refresh_golden_records(session, tenant_id, profiles, rules, at)
     return len(profiles)

@@ -148,6 +148,9 @@ async def resolve_identities(
         await _score_incremental(session, tenant_id, changed, limits, summary, at, retrain)
         scope = sorted(await _affected_records(session, tenant_id, set(changed)))
     else:
+        # A first import loads a million rows at once; the planner must know before the
+        # joins below (autovacuum would analyse the table only later).
+        await driver.execute("ANALYZE source_records")
         await _score_batch(session, tenant_id, limits, summary, at)
     lap("fuzzy matching")
     facts = await _record_facts(session, tenant_id, scope)
@@ -172,8 +175,7 @@ async def resolve_identities(
     summary.blocked = len(clustering.blocked)
     summary.fuzzy_review = await _open_reviews(session, tenant_id, clustering.clusters, scope)
     lap("clustering")
-    await _apply(session, tenant_id, facts, clustering, summary, at, first_tier)
-    lap("profiles")
+    await _apply(session, tenant_id, facts, clustering, summary, at, first_tier, lap)
     return summary
 
 
@@ -280,6 +282,7 @@ async def _apply(
     summary: ResolveSummary,
     at: datetime,
     first_tier: str | None,
+    lap: Callable[[str], None],
 ) -> None:
     driver = await driver_in_transaction(session)
     by_id = {int(row["id"]): row for row in facts}
@@ -353,9 +356,12 @@ async def _apply(
         )
         survivors.add(survivor)
         summary.merges += 1
+    lap("new profiles and merges")
     await point_records(session, pointing)
+    lap("records pointed")
     rules = await _rules(session, tenant_id)
-    await refresh_golden_records(session, touched, rules, at)
+    await refresh_golden_records(session, tenant_id, touched, rules, at)
+    lap("golden records")
     summary.profiles = len(plan.plans)
     await _refresh_tiers(session, tenant_id, sorted(survivors), at)
 

@@ -23,6 +23,11 @@ class Customer(TenantScoped, Base):
         ),
         Index("ix_customers_tenant_phone", "tenant_id", "phone"),
         Index("ix_customers_tenant_email", "tenant_id", "email"),
+        Index(
+            "ix_customers_merged_into",
+            "merged_into_id",
+            postgresql_where=text("merged_into_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)

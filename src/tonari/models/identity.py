@@ -56,6 +56,8 @@ class SourceRecord(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "source_id", "record_id"),
         Index("ix_source_records_profile", "tenant_id", "profile_id"),
+        # Undo finds a folded profile's records by it (and deleting a profile checks it).
+        Index("ix_source_records_home", "home_profile_id"),
         Index("ix_source_records_email", "tenant_id", "email_key"),
         Index("ix_source_records_phone", "tenant_id", "phone"),
         Index("ix_source_records_card", "tenant_id", "card_number"),

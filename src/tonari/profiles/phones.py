@@ -47,6 +47,11 @@ class CleanedPhone(CleanedValue[str]):
     region: str | None = None
 
 
+def _has_region(parsed: phonenumbers.PhoneNumber) -> bool:
+    region = phonenumbers.region_code_for_number(parsed)
+    return region is not None and region != phonenumbers.UNKNOWN_REGION
+
+
 def clean_phone(raw: str | None, *, default_region: str | None) -> CleanedPhone:
     """Parse one number; a number in international form ("+98 …") ignores the default region.
 
@@ -67,7 +72,10 @@ def clean_phone(raw: str | None, *, default_region: str | None) -> CleanedPhone:
         else:
             flag = Flag(FlagCode.INVALID_SYNTAX, f"Not a phone number: {error}")
         return CleanedPhone(value=None, original=raw, flags=(flag,))
-    if not phonenumbers.is_valid_number(parsed):
+    # number_type answers UNKNOWN exactly when no pattern of the number's region fits, which
+    # is what is_valid_number checks too: asking once halves the cost of a valid number.
+    number_type = phonenumbers.number_type(parsed)
+    if number_type == phonenumbers.PhoneNumberType.UNKNOWN or not _has_region(parsed):
         return CleanedPhone(
             value=None,
             original=raw,
@@ -79,7 +87,7 @@ def clean_phone(raw: str | None, *, default_region: str | None) -> CleanedPhone:
                 ),
             ),
         )
-    line_type = _LINE_TYPES.get(phonenumbers.number_type(parsed), PhoneLineType.OTHER)
+    line_type = _LINE_TYPES.get(number_type, PhoneLineType.OTHER)
     flags: list[Flag] = []
     if line_type not in _TEXTABLE_LINE_TYPES:
         flags.append(
