@@ -30,7 +30,18 @@ from bench.dataset import (
 from bench.infra import BenchDatabase, api_server, pgbench_init, pgbench_run, provision_database
 from bench.report import Latencies, Result, render_table, write_json
 
-BENCHMARKS = ("calculate", "prices", "place", "offers", "import", "codes", "simulator", "events")
+BENCHMARKS = (
+    "calculate",
+    "prices",
+    "place",
+    "offers",
+    "import",
+    "codes",
+    "simulator",
+    "events",
+    "febrl",
+    "identity",
+)
 ANCHORS_MS = {"Talon.One sub-50 ms": 50.0, "Voucherify p95 220 ms": 220.0, "Mindbox ~300 ms": 300.0}
 CALCULATE_P95_TARGET_MS = 5.0
 PRICES_P95_TARGET_MS = 10.0
@@ -53,6 +64,7 @@ class Plan:
     import_baseline_seconds: int
     products: int
     customers: int
+    identity_records: int
 
     @classmethod
     def build(cls, args: argparse.Namespace) -> Plan:
@@ -71,6 +83,7 @@ class Plan:
             import_baseline_seconds=3 if quick else 15,
             products=100 if quick else 500,
             customers=100 if quick else 2_000,
+            identity_records=args.identity_records,
         )
 
 
@@ -108,6 +121,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--stock-uvicorn",
         action="store_true",
         help="let uvicorn bind the socket itself (no TCP_NODELAY with --workers > 1)",
+    )
+    parser.add_argument(
+        "--identity-records",
+        type=int,
+        default=0,
+        help="records for the identity pipeline benchmark (default 1,000,000; 20,000 quick)",
     )
     parser.add_argument("--output", default=None, help="JSON path (default results/latest.json)")
     return parser.parse_args(argv)
@@ -512,9 +531,28 @@ async def run(
             started = time.perf_counter()
             results += await bench_event_ingest(plan, database)
             console.print(f"  events done in {time.perf_counter() - started:.1f} s")
+    _identity_benchmarks(plan, selected, console)
     context["finished_at"] = datetime.now(UTC).isoformat()
     context["load_average_at_end"] = os.getloadavg()
     return results, context
+
+
+def _identity_benchmarks(plan: Plan, selected: list[str], console: Console) -> None:
+    """Matching accuracy on FEBRL and the seven-source pipeline: their own tables and JSON
+    (their rows are precision/recall and stage timings, not latencies)."""
+    if "febrl" in selected:
+        from bench import bench_febrl
+
+        started = time.perf_counter()
+        bench_febrl.render(bench_febrl.run(quick=plan.quick), console)
+        console.print(f"  febrl done in {time.perf_counter() - started:.1f} s")
+    if "identity" in selected:
+        from bench import bench_identity
+
+        records = plan.identity_records or (20_000 if plan.quick else 1_000_000)
+        started = time.perf_counter()
+        bench_identity.run(records, bench_identity.default_data_dir(records), console=console)
+        console.print(f"  identity done in {time.perf_counter() - started:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
