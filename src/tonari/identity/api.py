@@ -15,7 +15,7 @@ from tonari.identity.profile_view import profile_view, search_profiles
 from tonari.identity.quality import QualityReport, quality_report
 from tonari.identity.reachability import mark_unreachable
 from tonari.identity.readers import SourceRow
-from tonari.identity.resolve import ResolveSummary, resolve_identities
+from tonari.identity.resolve import ResolveSummary, first_tier_in_force, resolve_identities
 from tonari.identity.schemas import (
     ErasureOut,
     ManualMerge,
@@ -62,11 +62,6 @@ async def _programme(session: SessionDep, tenant_id: int) -> Programme | None:
         return (await programme_in_force(session, tenant_id=tenant_id, at=utcnow()))[1]
     except NotFound:
         return None
-
-
-async def _first_tier(session: SessionDep, tenant_id: int) -> str | None:
-    programme = await _programme(session, tenant_id)
-    return programme.tiers[0].code if programme else None
 
 
 def _source_out(source: CustomerSource, records: int = 0) -> SourceOut:
@@ -179,7 +174,7 @@ async def run_resolution(
         tenant_id=principal.tenant_id,
         at=utcnow(),
         incremental=mode == "incremental",
-        first_tier=await _first_tier(session, principal.tenant_id),
+        first_tier=await first_tier_in_force(session, principal.tenant_id),
     )
     return _resolve_out(summary)
 
@@ -221,7 +216,7 @@ async def decide(
         confirm=body.decision == "confirm",
         actor=principal.actor,
         at=utcnow(),
-        first_tier=await _first_tier(session, principal.tenant_id),
+        first_tier=await first_tier_in_force(session, principal.tenant_id),
     )
     return _resolve_out(summary)
 
@@ -240,7 +235,7 @@ async def merge(body: ManualMerge, session: SessionDep, principal: PrincipalDep)
         external_ids=body.profiles,
         actor=principal.actor,
         at=utcnow(),
-        first_tier=await _first_tier(session, principal.tenant_id),
+        first_tier=await first_tier_in_force(session, principal.tenant_id),
     )
     return _resolve_out(summary)
 
@@ -260,7 +255,7 @@ async def unmerge(
         merge_id=merge_id,
         actor=principal.actor,
         at=utcnow(),
-        first_tier=await _first_tier(session, principal.tenant_id),
+        first_tier=await first_tier_in_force(session, principal.tenant_id),
     )
     return _resolve_out(summary)
 

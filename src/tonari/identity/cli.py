@@ -176,7 +176,7 @@ def resolve_command(
 ) -> None:
     """Cluster records into profiles: exact identifiers, then the Splink model's pairs."""
     from tonari.cli import _tenant_id, console, err_console, run_in_transaction
-    from tonari.identity.resolve import ResolveSummary, resolve_identities
+    from tonari.identity.resolve import ResolveSummary, first_tier_in_force, resolve_identities
 
     async def work(session: Any) -> ResolveSummary:
         tenant_id = await _tenant_id(session, tenant)
@@ -185,7 +185,7 @@ def resolve_command(
             tenant_id=tenant_id,
             at=datetime.now(UTC),
             incremental=incremental,
-            first_tier=await _first_tier(session, tenant_id),
+            first_tier=await first_tier_in_force(session, tenant_id),
             retrain=retrain,
             progress=lambda stage: err_console.print(f"[dim]done: {stage}[/dim]"),
         )
@@ -202,17 +202,6 @@ def resolve_command(
         console.print(f"[yellow]deferred[/yellow] {note}")
     timings = ", ".join(f"{stage} {seconds:.1f}s" for stage, seconds in summary.seconds.items())
     console.print(f"[dim]{timings}[/dim]")
-
-
-async def _first_tier(session: Any, tenant_id: int) -> str | None:
-    from tonari.kit.errors import NotFound
-    from tonari.programs.service import programme_in_force
-
-    try:
-        _, programme = await programme_in_force(session, tenant_id=tenant_id, at=datetime.now(UTC))
-    except NotFound:
-        return None
-    return programme.tiers[0].code if programme.tiers else None
 
 
 @identity_app.command("export")

@@ -24,9 +24,9 @@ def register(identity_app: typer.Typer) -> None:
 
 def _first_tier_then(work: Any) -> Any:
     async def run(session: Any, tenant_id: int) -> Any:
-        from tonari.identity.cli import _first_tier
+        from tonari.identity.resolve import first_tier_in_force
 
-        return await work(session, tenant_id, await _first_tier(session, tenant_id))
+        return await work(session, tenant_id, await first_tier_in_force(session, tenant_id))
 
     return run
 

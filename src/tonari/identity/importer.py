@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonari.identity.cleaning_pool import cleaned_chunks
 from tonari.identity.readers import BrokenRow, SourceRow, detect_format, open_rows
 from tonari.identity.records import CleanRecord, field_mapping
-from tonari.identity.sources import FileFormat, SourceDefinition
+from tonari.identity.sources import PROFILE_FIELDS, FileFormat, SourceDefinition
 from tonari.kit.driver import driver_in_transaction
 from tonari.models.identity import CustomerSource
 
@@ -145,7 +145,9 @@ async def import_customers(
     if chosen_format is FileFormat.JSONL:
         # A JSON line simply leaves out a key it has no value for: only the first line's keys
         # are known up front, so a mapped key missing there is not a missing column.
-        header = list(dict.fromkeys([*header, *definition.columns]))
+        mapped = set(definition.columns.values())
+        named = [name for name in PROFILE_FIELDS if name not in mapped]
+        header = list(dict.fromkeys([*header, *definition.columns, *named]))
     return await import_rows(
         session,
         tenant_id=tenant_id,

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.db import Database
-from tonari.identity.resolve import RESOLUTION_LOCK, resolve_identities
+from tonari.identity.resolve import RESOLUTION_LOCK, first_tier_in_force, resolve_identities
 from tonari.kit.clock import utcnow
-from tonari.kit.errors import NotFound
 
 
 async def run_incremental_resolution(database: Database) -> dict[str, int]:
@@ -34,18 +32,8 @@ async def run_incremental_resolution(database: Database) -> dict[str, int]:
                 tenant_id=tenant_id,
                 at=utcnow(),
                 incremental=True,
-                first_tier=await _first_tier(session, tenant_id),
+                first_tier=await first_tier_in_force(session, tenant_id),
             )
             resolved += summary.records
             merges += summary.merges
     return {"tenants": len(tenants), "records": resolved, "merges": merges}
-
-
-async def _first_tier(session: AsyncSession, tenant_id: int) -> str | None:
-    from tonari.programs.service import programme_in_force
-
-    try:
-        _, programme = await programme_in_force(session, tenant_id=tenant_id, at=utcnow())
-    except NotFound:
-        return None
-    return programme.tiers[0].code if programme.tiers else None

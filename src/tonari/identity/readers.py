@@ -24,6 +24,7 @@ from tonari.kit.errors import ValidationFailed
 # Enough bytes to tell cp1251 from UTF-8 and KOI8-R; the detector reads no more than this.
 DETECTION_BYTES = 256 * 1024
 PARQUET_BATCH_ROWS = 10_000
+LIKELY_ENCODINGS = ("cp1251", "koi8_r", "cp866", "cp1256", "cp1252", "iso8859_5", "mac_cyrillic")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +57,40 @@ def detect_format(path: Path, declared: FileFormat | None) -> FileFormat:
 
 
 def detect_encoding(path: Path) -> str:
-    """The encoding of a text file, read from its first bytes (UTF-8 when nothing is sure)."""
+    """The encoding of a text file, read from its first bytes.
+
+    UTF-8 wins when all but a few lines of the sample are valid UTF-8 (and some line shows
+    real multi-byte UTF-8): a mostly-UTF-8 export
+    with a handful of broken lines is UTF-8 with broken lines (each is reported), not some
+    single-byte encoding that happens to decode everything into nonsense. Otherwise the
+    single-byte encodings customer databases are really exported in (Cyrillic, Arabic/Persian,
+    Western) are tried first: a short sample fits exotic multi-byte ones by accident.
+    """
     with path.open("rb") as stream:
         head = stream.read(DETECTION_BYTES)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    try:
-        head.decode("utf-8")
+    lines = head.split(b"\n")
+    if len(head) == DETECTION_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut in the middle of a character
+    broken = sum(1 for line in lines if not _decodes(line, "utf-8"))
+    if broken == 0:
         return "utf-8"
-    except UnicodeDecodeError as error:
-        # A multi-byte character cut at the end of the sample is still UTF-8.
-        if error.start >= len(head) - 3:
-            return "utf-8"
-    best = from_bytes(head).best()
+    # Some line must show real multi-byte UTF-8: an ASCII file with one odd line is as
+    # likely a single-byte encoding, and detection below decides it.
+    shows_utf8 = any(not line.isascii() and _decodes(line, "utf-8") for line in lines)
+    if shows_utf8 and broken <= max(1, len(lines) // 100):
+        return "utf-8"
+    best = from_bytes(head, cp_isolation=list(LIKELY_ENCODINGS)).best() or from_bytes(head).best()
     return best.encoding if best is not None else "utf-8"
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _decoded_lines(path: Path, encoding: str, bad_lines: set[int]) -> Iterator[str]:

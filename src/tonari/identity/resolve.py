@@ -25,6 +25,7 @@ from tonari.identity.clusters import RECORD_KEY, Edge, cluster_records
 from tonari.identity.merging import merge_profiles, unmerge_profile
 from tonari.identity.profiles import create_profiles, point_records, refresh_golden_records
 from tonari.identity.sources import API_SOURCE
+from tonari.kit.clock import utcnow
 from tonari.kit.driver import driver_in_transaction
 from tonari.kit.errors import NotFound
 from tonari.models.identity import IdentitySettings
@@ -390,6 +391,17 @@ async def _rules(session: AsyncSession, tenant_id: int) -> dict[str, golden.Rule
         select(IdentitySettings.survivorship).where(IdentitySettings.tenant_id == tenant_id)
     )
     return golden.rules_for(overrides)
+
+
+async def first_tier_in_force(session: AsyncSession, tenant_id: int) -> str | None:
+    """The tier a new profile starts in: the programme's first, if one is in force."""
+    from tonari.programs.service import programme_in_force
+
+    try:
+        _, programme = await programme_in_force(session, tenant_id=tenant_id, at=utcnow())
+    except NotFound:
+        return None
+    return programme.tiers[0].code if programme.tiers else None
 
 
 async def _refresh_tiers(
