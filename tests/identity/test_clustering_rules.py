@@ -153,7 +153,7 @@ def test_golden_values_follow_their_rules_and_name_their_source() -> None:
         "record": "r2",
         "record_key": 2,
         "rule": "verified",
-        "seen_at": "2026-01-05T00:00:00+00:00",
+        "seen_at": "2026-01-05T00:00:00.000000Z",
         "status": "valid",
         "agreeing_records": 1,
         "records_with_value": 2,

@@ -191,3 +191,44 @@ async def test_the_swapped_names_wait_for_review_and_a_confirmation_joins_them(
     assert (
         await list_pairs(session, tenant_id=tenant.id, status="review", limit=10, after=None) == []
     )
+
+
+async def test_one_record_profiles_get_the_same_golden_record_from_sql_as_from_the_rules(
+    session: AsyncSession, tenant: TenantFixture, tmp_path: Path
+) -> None:
+    """Profiles of one record take their values in SQL (fast); the rules must agree."""
+    from tonari.identity.golden import GOLDEN_FIELDS, golden_record, rules_for
+    from tonari.identity.profiles import _FACTS, _facts
+    from tonari.kit.driver import driver_in_transaction
+
+    await import_seven(session, tenant.id, tmp_path)
+    await session.execute(
+        text(
+            "UPDATE source_records SET email_status = 'unreachable' "
+            "WHERE tenant_id = :t AND record_id = 'w4'"
+        ),
+        {"t": tenant.id},
+    )
+    await resolve_identities(session, tenant_id=tenant.id, at=TODAY)
+    driver = await driver_in_transaction(session)
+    singles = [
+        int(row["profile_id"])
+        for row in await driver.fetch(
+            "SELECT profile_id FROM source_records WHERE tenant_id = $1 "
+            "GROUP BY profile_id HAVING count(*) = 1",
+            tenant.id,
+        )
+    ]
+    assert len(singles) >= 5
+    rules = rules_for(None)
+    for row in await driver.fetch(_FACTS, singles, tenant.id):
+        values, provenance = golden_record([_facts(row)], rules)
+        customer = await session.get_one(Customer, row["profile_id"], populate_existing=True)
+        assert {name: getattr(customer, name) for name in GOLDEN_FIELDS} == values
+        assert customer.provenance == provenance
+    maria = await session.scalar(
+        text("SELECT profile_id FROM source_records WHERE tenant_id = :t AND record_id = 'w4'"),
+        {"t": tenant.id},
+    )
+    bounced = await session.get_one(Customer, maria, populate_existing=True)
+    assert (bounced.email, bounced.email_status) == (None, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -106,6 +106,11 @@ def _comparable(value: Any) -> Any:
     return value.casefold() if isinstance(value, str) else value
 
 
+def seen_at_text(moment: datetime) -> str:
+    """UTC with microseconds, as PostgreSQL writes it for one-record profiles too."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def golden_record(
     records: Sequence[RecordFacts], rules: Mapping[str, Rule]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -134,9 +139,11 @@ def golden_record(
             "record": chosen.record_id,
             "record_key": chosen.id,
             "rule": str(rule),
-            "seen_at": chosen.seen_at.isoformat(),
-            "status": chosen.statuses.get(name),
+            "seen_at": seen_at_text(chosen.seen_at),
             "agreeing_records": sum(1 for r in candidates if _comparable(r.values[name]) == key),
             "records_with_value": len(candidates),
         }
+        status = chosen.statuses.get(name)
+        if status is not None:
+            provenance[name]["status"] = status
     return values, provenance

@@ -18,6 +18,73 @@ from tonari.identity.records import is_inferred
 from tonari.kit.driver import driver_in_transaction
 
 GOLDEN_CHUNK = 20_000
+_SINGLE_RECORD_PROFILES = """
+SELECT profile_id FROM source_records
+WHERE tenant_id = $1 AND profile_id = ANY($2::bigint[]) AND erased_at IS NULL
+GROUP BY profile_id HAVING count(*) = 1
+"""
+
+
+def _provenance_of(name: str, value: str, status: str = "NULL") -> str:
+    """SQL for one attribute's provenance, the same as golden.golden_record gives one record."""
+    return (
+        f"'{name}', CASE WHEN {value} IS NOT NULL THEN base.about || jsonb_build_object("
+        f"'rule', $3::jsonb ->> '{name}', 'status', {status}) END"
+    )
+
+
+_USABLE_EMAIL = (
+    "r.email_status IS DISTINCT FROM 'invalid' AND r.email_status IS DISTINCT FROM 'unreachable'"
+)
+_USABLE_PHONE = (
+    "r.phone_status IS DISTINCT FROM 'invalid' AND r.phone_status IS DISTINCT FROM 'unreachable'"
+)
+_INFERRED = (
+    """CASE WHEN r.flags @> '[{"field": "gender", "code": "inferred"}]' THEN 'inferred' END"""
+)
+_EMAIL = f"CASE WHEN {_USABLE_EMAIL} THEN nullif(r.email, '') END"
+_PHONE = f"CASE WHEN {_USABLE_PHONE} THEN nullif(r.phone, '') END"
+_TEXT = (
+    "first_name",
+    "last_name",
+    "middle_name",
+    "gender",
+    "city",
+    "address",
+    "postcode",
+    "region",
+)
+_STAGE_SINGLE_RECORD_PROFILES = f"""
+INSERT INTO golden_stage
+SELECT r.profile_id, nullif(r.first_name, ''), nullif(r.last_name, ''),
+       nullif(r.middle_name, ''), r.birth_date, nullif(r.gender, ''),
+       {_EMAIL}, CASE WHEN {_EMAIL} IS NOT NULL THEN r.email_status END,
+       {_PHONE}, CASE WHEN {_PHONE} IS NOT NULL THEN r.phone_status END,
+       nullif(r.city, ''), nullif(r.address, ''), nullif(r.postcode, ''), nullif(r.region, ''),
+       nullif(r.card_number, ''),
+       jsonb_strip_nulls(jsonb_build_object(
+           {_provenance_of("first_name", "nullif(r.first_name, '')")},
+           {_provenance_of("last_name", "nullif(r.last_name, '')")},
+           {_provenance_of("middle_name", "nullif(r.middle_name, '')")},
+           {_provenance_of("birth_date", "r.birth_date")},
+           {_provenance_of("gender", "nullif(r.gender, '')", _INFERRED)},
+           {_provenance_of("email", _EMAIL, "r.email_status")},
+           {_provenance_of("phone", _PHONE, "r.phone_status")},
+           {_provenance_of("city", "nullif(r.city, '')")},
+           {_provenance_of("address", "nullif(r.address, '')")},
+           {_provenance_of("postcode", "nullif(r.postcode, '')")},
+           {_provenance_of("region", "nullif(r.region, '')")},
+           {_provenance_of("card_number", "nullif(r.card_number, '')")}
+       ))
+FROM source_records r
+JOIN customer_sources s ON s.id = r.source_id
+CROSS JOIN LATERAL (SELECT jsonb_build_object(
+    'source', s.name, 'record', r.record_id, 'record_key', r.id,
+    'seen_at', to_char(COALESCE(r.source_updated_at, r.changed_at) AT TIME ZONE 'UTC',
+                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'agreeing_records', 1, 'records_with_value', 1) AS about) AS base
+WHERE r.tenant_id = $1 AND r.profile_id = ANY($2::bigint[]) AND r.erased_at IS NULL
+"""
 _FACTS = """
 SELECT r.id, r.profile_id, s.name AS source, r.record_id, s.trust,
        COALESCE(r.source_updated_at, r.changed_at) AS seen_at, r.flags,
@@ -158,8 +225,21 @@ async def refresh_golden_records(
         "phone text, phone_status text, city text, address text, postcode text, region text, "
         "card_number text, provenance jsonb) ON COMMIT DROP"
     )
-    for start in range(0, len(unique_ids), GOLDEN_CHUNK):
-        chunk = unique_ids[start : start + GOLDEN_CHUNK]
+    singletons = [
+        int(row["profile_id"])
+        for row in await driver.fetch(_SINGLE_RECORD_PROFILES, tenant_id, unique_ids)
+    ]
+    # A profile of one record has nothing to choose between: SQL copies its values over.
+    await driver.execute(
+        _STAGE_SINGLE_RECORD_PROFILES,
+        tenant_id,
+        singletons,
+        json.dumps({name: str(rule) for name, rule in rules.items()}),
+    )
+    chosen_in_sql = set(singletons)
+    several = [profile_id for profile_id in unique_ids if profile_id not in chosen_in_sql]
+    for start in range(0, len(several), GOLDEN_CHUNK):
+        chunk = several[start : start + GOLDEN_CHUNK]
         by_profile: dict[int, list[RecordFacts]] = {}
         for row in await driver.fetch(_FACTS, chunk, tenant_id):
             by_profile.setdefault(int(row["profile_id"]), []).append(_facts(row))
@@ -167,16 +247,13 @@ async def refresh_golden_records(
         for profile_id in chunk:
             records = by_profile.get(profile_id, [])
             values, provenance = golden_record(records, rules)
-            chosen = {r.id: r for r in records}
-            email_from = provenance.get("email", {}).get("record_key")
-            phone_from = provenance.get("phone", {}).get("record_key")
             staged.append(
                 (
                     profile_id,
                     *(values[name] for name in GOLDEN_FIELDS[:6]),
-                    chosen[email_from].statuses["email"] if email_from else None,
+                    provenance.get("email", {}).get("status"),
                     values["phone"],
-                    chosen[phone_from].statuses["phone"] if phone_from else None,
+                    provenance.get("phone", {}).get("status"),
                     values["city"],
                     values["address"],
                     values["postcode"],
