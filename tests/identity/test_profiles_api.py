@@ -195,3 +195,30 @@ async def test_an_erased_profile_takes_no_new_data(
         await client.get("/v1/profiles", params={"q": "gone@example.com"}, headers=tenant.headers)
     ).json()
     assert hits == []
+
+
+async def test_a_household_phone_joins_nobody_whose_name_and_birth_date_both_differ(
+    client: httpx.AsyncClient, tenant: TenantFixture
+) -> None:
+    r = await client.put(
+        "/v1/sources/club", json={"name": "club", "region": "RU"}, headers=tenant.headers
+    )
+    assert r.status_code == 200, r.text
+    home = "+7 495 123-45-67"
+    records = [
+        {"record_id": "mother", "first_name": "Мария", "birth_date": "1962-05-05", "phone": home},
+        {"record_id": "daughter", "first_name": "Ольга", "birth_date": "1990-01-01", "phone": home},
+        # The daughter again, under a second membership: still her.
+        {"record_id": "olga-2", "first_name": "Ольга", "birth_date": "1990-01-01", "phone": home},
+        {"record_id": "no-name", "phone": home},
+    ]
+    r = await client.post(
+        "/v1/sources/club/records", json={"records": records}, headers=tenant.headers
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post("/v1/identity/resolve", headers=tenant.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["profiles"] == 2
+    hits = (await client.get("/v1/profiles", params={"q": home}, headers=tenant.headers)).json()
+    names = sorted(hit["first_name"] or "" for hit in hits)
+    assert names == ["Мария", "Ольга"]

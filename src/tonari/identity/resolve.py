@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.identity import evidence, golden
 from tonari.identity.assignment import assign_profiles
-from tonari.identity.clusters import RECORD_KEY, Edge, cluster_records
+from tonari.identity.clusters import EMAIL, PHONE, RECORD_KEY, Edge, cluster_records
 from tonari.identity.merging import merge_profiles, unmerge_profile
 from tonari.identity.profiles import create_profiles, point_records, refresh_golden_records
 from tonari.identity.sources import API_SOURCE
@@ -73,7 +73,7 @@ async def _record_facts(
     return list(
         await driver.fetch(
             "SELECT r.id, r.record_id, r.card_number, r.external_id, r.profile_id, "
-            "r.home_profile_id, "
+            "r.home_profile_id, lower(r.first_name) AS first_name, r.birth_date, "
             "s.name AS source, s.record_ids_are_people "
             "FROM source_records r JOIN customer_sources s ON s.id = r.source_id "
             f"WHERE r.tenant_id = $1 AND r.erased_at IS NULL {scope}",
@@ -159,6 +159,9 @@ async def resolve_identities(
     exact, _ = await evidence.exact_edges(session, tenant_id, scope)
     pairs, rejected = await evidence.pair_edges(session, tenant_id, scope)
     in_scope = {int(row["id"]) for row in facts}
+    by_id = {int(row["id"]): row for row in facts}
+    households = [e for e in exact if e.kind in SHARED_KINDS and _two_people(by_id, e)]
+    exact = [e for e in exact if not (e.kind in SHARED_KINDS and _two_people(by_id, e))]
     edges = [e for e in (*exact, *pairs) if e.left in in_scope and e.right in in_scope]
     summary.exact_edges = len(exact)
     unique_keys: dict[int, dict[str, str]] = {}
@@ -173,7 +176,7 @@ async def resolve_identities(
     clustering = cluster_records(
         sorted(in_scope), edges, unique_keys=unique_keys, rejected=rejected
     )
-    summary.blocked = len(clustering.blocked)
+    summary.blocked = len(clustering.blocked) + len(households)
     summary.fuzzy_review = await _open_reviews(session, tenant_id, clustering.clusters, scope)
     lap("clustering")
     await _apply(session, tenant_id, facts, clustering, summary, at, first_tier, lap)
@@ -259,6 +262,26 @@ async def _open_reviews(
         if cluster_of.get(row["left_record_id"], -1) != cluster_of.get(row["right_record_id"], -2)
         and (scope is None or row["left_record_id"] in cluster_of)
     )
+
+
+# Identifiers a household shares (a landline, a family mailbox): they join two records only
+# when nothing about the people themselves says they are two.
+SHARED_KINDS = frozenset({PHONE, EMAIL})
+
+
+def _two_people(by_id: dict[int, Any], edge: Edge) -> bool:
+    """Both records name a person, and the first names and the birth dates both disagree
+    (beyond a typo or a day/month swap): mother and daughter on one phone, not one person."""
+    left, right = by_id.get(edge.left), by_id.get(edge.right)
+    if left is None or right is None:
+        return False
+    first_a, first_b = left["first_name"], right["first_name"]
+    born_a, born_b = left["birth_date"], right["birth_date"]
+    if not (first_a and first_b and born_a and born_b):
+        return False
+    names_differ = first_a[:3] != first_b[:3]
+    swapped = (born_a.year, born_a.month, born_a.day) == (born_b.year, born_b.day, born_b.month)
+    return names_differ and born_a != born_b and not swapped
 
 
 def _brand_customer_id(records: Sequence[int], by_id: dict[int, Any]) -> str | None:
