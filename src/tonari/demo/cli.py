@@ -112,6 +112,18 @@ def _print_welcome(summary: DemoSummary, api_key: str, base: str) -> None:
             + ", ".join(f'{{"product_id": "{p}"}}' for p in products)
             + "]}'",
         ),
+        (
+            "Their profile: every value with its source, the club records merged into it",
+            f"curl -s {header} {base}/v1/profiles/{customer}",
+        ),
+        (
+            "Data quality: people across the shop and the two clubs, completeness before/after",
+            f"curl -s {header} {base}/v1/reports/quality",
+        ),
+        (
+            "Candidate matches waiting for a person, with why the model scored them",
+            f"curl -s {header} '{base}/v1/identity/pairs?status=review'",
+        ),
     ]
     console.print("\nTry it:")
     for title, command in examples:

@@ -12,6 +12,7 @@ model still compares e-mail and phone because, next to a name, they are strong e
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,10 @@ from tonari.identity.matching_settings import (
     TRAINING_BLOCKING_RULES,
     untrained_settings,
 )
+
+# Splink logs every level it could not train on ("not observed in dataset") as a warning:
+# expected on real data with empty columns, and noise on a command line. Errors still show.
+logging.getLogger("splink").setLevel(logging.ERROR)
 
 RECORD_COLUMNS = (
     "unique_id",
