@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,12 +100,20 @@ class _Session:
 
 @contextmanager
 def _duckdb_session() -> Iterator[_Session]:
-    """A private in-memory DuckDB for one call: nothing is shared between calls."""
-    connection = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+    """A private in-memory DuckDB for one call: nothing is shared between calls.
+
+    What spills beyond the memory limit goes to a temporary folder removed afterwards, not
+    to DuckDB's default ``.tmp`` in whatever folder the command was started from.
+    """
+    spill = tempfile.TemporaryDirectory(prefix="tonari-duckdb-")
+    connection = duckdb.connect(
+        config={"memory_limit": DUCKDB_MEMORY_LIMIT, "temp_directory": spill.name}
+    )
     try:
         yield _Session(connection=connection, db_api=DuckDBAPI(connection=connection))
     finally:
         connection.close()
+        spill.cleanup()
 
 
 def _record_count(records: Records | None) -> int:
