@@ -160,8 +160,12 @@ async def resolve_identities(
     pairs, rejected = await evidence.pair_edges(session, tenant_id, scope)
     in_scope = {int(row["id"]) for row in facts}
     by_id = {int(row["id"]): row for row in facts}
-    households = [e for e in exact if e.kind in SHARED_KINDS and _two_people(by_id, e)]
-    exact = [e for e in exact if not (e.kind in SHARED_KINDS and _two_people(by_id, e))]
+    households: list[Edge] = []
+    kept: list[Edge] = []
+    for edge in exact:
+        split = edge.kind in SHARED_KINDS and _two_people(by_id, edge)
+        (households if split else kept).append(edge)
+    exact = kept
     edges = [e for e in (*exact, *pairs) if e.left in in_scope and e.right in in_scope]
     summary.exact_edges = len(exact)
     unique_keys: dict[int, dict[str, str]] = {}
@@ -179,7 +183,7 @@ async def resolve_identities(
     summary.blocked = len(clustering.blocked) + len(households)
     summary.fuzzy_review = await _open_reviews(session, tenant_id, clustering.clusters, scope)
     lap("clustering")
-    await _apply(session, tenant_id, facts, clustering, summary, at, first_tier, lap)
+    await _apply(session, tenant_id, by_id, clustering, summary, at, first_tier, lap)
     return summary
 
 
@@ -301,7 +305,7 @@ def _reason(edge: Edge | None) -> tuple[float | None, str]:
 async def _apply(
     session: AsyncSession,
     tenant_id: int,
-    facts: list[Any],
+    by_id: dict[int, Any],
     clustering: Any,
     summary: ResolveSummary,
     at: datetime,
@@ -309,7 +313,6 @@ async def _apply(
     lap: Callable[[str], None],
 ) -> None:
     driver = await driver_in_transaction(session)
-    by_id = {int(row["id"]): row for row in facts}
     current = {record: by_id[record]["profile_id"] for record in by_id}
     home = {record: by_id[record]["home_profile_id"] for record in by_id}
     candidates = sorted({p for p in home.values() if p is not None})
