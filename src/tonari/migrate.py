@@ -21,5 +21,5 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade_database(url: str, revision: str = "head") -> None:
+def upgrade_database(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)

@@ -14,6 +14,8 @@ adds throughput and a worker killed at any moment loses nothing:
   downgrades and rolling or previous-month qualification, which move without a purchase.
 * ``tonari.codes.reissue`` (hourly): a new personal code for every buyer due one under a
   pool's ``reissue_every_days`` schedule.
+* ``tonari.reactions.tick`` (every ``worker_tick_seconds``): queued customer reactions
+  (events, orders, tier changes) applied to segment memberships, customer by customer.
 * ``tonari.jobs.cleanup`` (hourly): forget finished jobs older than a day and fail jobs left
   ``doing`` by workers that died (periodic work is re-deferred anyway, so nothing is lost).
 """
@@ -159,6 +161,20 @@ def create_worker_app(url: str, *, settings: Settings | None = None) -> procrast
         from tonari.identity.jobs import run_incremental_resolution
 
         return await run_incremental_resolution(_database(context))
+
+    @app.periodic(cron=f"* * * * * */{tick}")
+    @app.task(
+        name="tonari.reactions.tick",
+        pass_context=True,
+        queue="reactions",
+        queueing_lock="tonari.reactions.tick",
+    )
+    async def reactions_tick(context: JobContext, timestamp: int) -> dict[str, int]:
+        """Segments (and later journeys) react to what happened to customers."""
+        from tonari.reactions.dispatcher import process_reactions
+
+        applied = await process_reactions(_database(context), budget_seconds=tick)
+        return {"reactions": applied}
 
     @app.periodic(cron="41 3 * * *")
     @app.task(

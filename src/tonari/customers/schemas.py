@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -33,6 +34,26 @@ class CustomerFields(BaseModel):
     gender: str | None = Field(default=None, pattern=r"^(female|male|other)$")
     city: str | None = Field(default=None, max_length=120)
     customer_type: CustomerType = CustomerType.PERSON
+    region: str | None = Field(default=None, max_length=120)
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA zone (Europe/Moscow) for quiet hours, caps and local send times",
+    )
+    registration_source: str | None = Field(
+        default=None, max_length=64, description="where the customer registered (shop, club)"
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name") from None
+        return value
 
     @field_validator("email")
     @classmethod
@@ -79,6 +100,9 @@ class CustomerOut(BaseModel):
     birth_date: date | None
     gender: str | None
     city: str | None
+    region: str | None = None
+    time_zone: str | None = None
+    registration_source: str | None = None
     customer_type: str
     tier: str | None
     tier_name: str | None

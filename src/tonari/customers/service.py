@@ -23,6 +23,7 @@ from tonari.models.ledger import LedgerAccount, PointLot
 from tonari.models.offers import Membership, StampMovement
 from tonari.models.partners import PARTNER_HOLDER
 from tonari.programs.schemas import Programme
+from tonari.reactions.queue import queue_reaction
 
 
 async def upsert_customer(
@@ -87,6 +88,14 @@ async def upsert_customer(
 
         await claim_partner_holdings(session, tenant_id=tenant_id, customer_id=row.id, at=at)
     await record_api_customer(session, tenant_id=tenant_id, customer_id=row.id, at=at)
+    await queue_reaction(
+        session,
+        tenant_id=tenant_id,
+        customer_id=row.id,
+        kind="customer.registered" if row.inserted else "customer.updated",
+        occurred_at=at,
+        payload={"fields": sorted(values)},
+    )
     customer = await session.get_one(Customer, row.id, populate_existing=True)
     return customer, bool(row.inserted)
 
@@ -303,6 +312,9 @@ async def customer_profile(
         birth_date=customer.birth_date,
         gender=customer.gender,
         city=customer.city,
+        region=customer.region,
+        time_zone=customer.time_zone,
+        registration_source=customer.registration_source,
         customer_type=customer.customer_type,
         tier=customer.tier_code,
         tier_name=tier_name,

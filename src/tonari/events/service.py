@@ -31,6 +31,7 @@ from tonari.events.schemas import (
 from tonari.kit.driver import driver_in_transaction
 from tonari.kit.errors import ValidationFailed
 from tonari.models.partners import PARTNER_HOLDER
+from tonari.reactions.queue import copy_reactions
 
 # JSONB re-parses the text anyway: skip the pretty separators and ASCII escaping.
 _json = json.JSONEncoder(
@@ -245,6 +246,21 @@ async def ingest_events(
             "customer_events",
             records=[_record(tenant_id, item, received_at) for item in fresh],
             columns=EVENT_COLUMNS,
+        )
+        await copy_reactions(
+            driver,
+            [
+                (
+                    tenant_id,
+                    item.customer_id,
+                    item.event.event_type,
+                    item.event.entity_id,
+                    _json(item.event.payload),
+                    item.event.occurred_at,
+                )
+                for item in fresh
+                if item.customer_id is not None
+            ],
         )
     stitched = await _stitch(driver, tenant_id, new_links, received_at)
     final = [r for r in results if r is not None]

@@ -20,7 +20,10 @@ async def record_event(
     subject: str,
     payload: dict[str, Any],
     occurred_at: datetime,
+    customer_id: int | None = None,
+    entity_id: str | None = None,
 ) -> str:
+    """Write the event; with ``customer_id`` segments and journeys react to it as well."""
     event_id = f"evt_{uuid.uuid4().hex}"
     await session.execute(
         insert(OutboxEvent).values(
@@ -32,4 +35,16 @@ async def record_event(
             occurred_at=occurred_at,
         )
     )
+    if customer_id is not None:
+        from tonari.reactions.queue import queue_reaction
+
+        await queue_reaction(
+            session,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            kind=event_type,
+            entity_id=entity_id,
+            payload=payload,
+            occurred_at=occurred_at,
+        )
     return event_id

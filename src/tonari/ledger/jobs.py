@@ -209,7 +209,13 @@ async def remind_expiring_batch(
     for account_id in accounts:
         lots = (
             await session.execute(
-                select(PointLot.id, PointLot.remaining, PointLot.expires_at, Customer.external_id)
+                select(
+                    PointLot.id,
+                    PointLot.remaining,
+                    PointLot.expires_at,
+                    Customer.external_id,
+                    Customer.id.label("customer_id"),
+                )
                 .join(Customer, Customer.id == PointLot.customer_id)
                 .where(due, PointLot.account_id == account_id)
                 .order_by(PointLot.expires_at)
@@ -233,6 +239,7 @@ async def remind_expiring_batch(
                 ],
             },
             occurred_at=now,
+            customer_id=lots[0].customer_id,
         )
         await session.execute(
             update(PointLot)

@@ -128,6 +128,8 @@ async def grant_temporary_points(
             "reason": reason,
         },
         occurred_at=at,
+        customer_id=customer_id,
+        entity_id=only_for_cart,
     )
     return TemporaryGrant(lot_id, points, expires_at, only_for_cart, False, account.available)
 

@@ -4,6 +4,7 @@ from tonari.models.activities import ActivityBudget, ActivityReport, ActivityRew
 from tonari.models.base import Base
 from tonari.models.catalog import Product
 from tonari.models.codes import CodeBatch, CodePool, CodeRedemption, PromoCode
+from tonari.models.consents import Consent
 from tonari.models.customers import Customer
 from tonari.models.events import AnonymousLink, CustomerEvent, CustomerEventId
 from tonari.models.idempotency import IdempotencyRecord
@@ -23,11 +24,14 @@ from tonari.models.ledger import (
     PointLot,
     PointsDebt,
 )
+from tonari.models.messaging import MessageSend, MessageTemplate
 from tonari.models.offers import Membership, OfferApplication, OfferBudget, StampMovement
 from tonari.models.orders import Order, OrderLine, OrderReturn
 from tonari.models.outbox import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tonari.models.partners import PartnerAccrual, PartnerHolder
 from tonari.models.programs import ProgrammeRecord
+from tonari.models.reactions import CustomerReaction
+from tonari.models.segments import Segment, SegmentMembership
 from tonari.models.tenants import ApiKey, AuditLog, Tenant
 
 __all__ = [
@@ -41,9 +45,11 @@ __all__ = [
     "CodeBatch",
     "CodePool",
     "CodeRedemption",
+    "Consent",
     "Customer",
     "CustomerEvent",
     "CustomerEventId",
+    "CustomerReaction",
     "CustomerSource",
     "IdempotencyRecord",
     "IdentityMerge",
@@ -55,6 +61,8 @@ __all__ = [
     "LotDraw",
     "Membership",
     "MergedLot",
+    "MessageSend",
+    "MessageTemplate",
     "OfferApplication",
     "OfferBudget",
     "Order",
@@ -68,6 +76,8 @@ __all__ = [
     "Product",
     "ProgrammeRecord",
     "PromoCode",
+    "Segment",
+    "SegmentMembership",
     "SourceRecord",
     "StampMovement",
     "Tenant",

@@ -52,6 +52,11 @@ class Customer(TenantScoped, Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     erased_at: Mapped[datetime | None]
     customer_type: Mapped[str] = mapped_column(String(20), server_default="person")
+    # IANA zone for quiet hours, caps and "until 10:00" waits; the tenant's zone when unset.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    registration_source: Mapped[str | None] = mapped_column(String(64))
+    # Free attributes a marketer sets (journeys' "set attribute" step) and segments read.
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     tier_code: Mapped[str | None] = mapped_column(String(40))
     tier_since: Mapped[datetime | None]
     first_purchase_at: Mapped[datetime | None]

@@ -112,6 +112,7 @@ async def pay_order(
             subject=order_id,
             payload={"order_id": order_id, "paid_at": at.isoformat()},
             occurred_at=at,
+            customer_id=order.customer_id,
         )
     await session.flush()
     return await order_view(session, tenant_id=tenant_id, order_id=order_id)
@@ -288,6 +289,7 @@ async def cancel_order(
         subject=order_id,
         payload={"order_id": order_id, **summary},
         occurred_at=at,
+        customer_id=order.customer_id,
     )
     await session.flush()
     return {**await order_view(session, tenant_id=tenant_id, order_id=order_id), **summary}
@@ -402,6 +404,7 @@ async def return_order_lines(
         subject=order_id,
         payload=result,
         occurred_at=at,
+        customer_id=order.customer_id,
     )
     await session.flush()
     return result, True

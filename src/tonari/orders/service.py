@@ -415,6 +415,8 @@ async def place_order(
         subject=body.order_id,
         payload={k: v for k, v in result.items() if k != "explanations"},
         occurred_at=placed_at,
+        customer_id=buyer.customer_id,
+        entity_id=body.cart_id,
     )
     return result, True
 

@@ -103,6 +103,7 @@ async def apply_tier_decision(
             "at": at.isoformat(),
         },
         occurred_at=at,
+        customer_id=customer_id,
     )
 
 

@@ -1,0 +1,1 @@
+"""segments (issue 5)."""

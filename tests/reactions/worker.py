@@ -1,0 +1,46 @@
+"""A process that applies queued reactions with a handler logging what it saw (for tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tonari.db import Database
+from tonari.reactions.dispatcher import Reaction, process_reactions
+
+
+async def main(url: str, name: str, start_at: float) -> None:
+    async def log(
+        session: AsyncSession, tenant_id: int, reactions: Sequence[Reaction], at: datetime
+    ) -> None:
+        for reaction in reactions:
+            await session.execute(
+                text(
+                    "INSERT INTO test_reaction_log (reaction_id, customer_id, worker) "
+                    "VALUES (:r, :c, :w)"
+                ),
+                {"r": reaction.id, "c": reaction.customer_id, "w": name},
+            )
+        # Slow handlers make the workers overlap.
+        await asyncio.sleep(0.05)
+
+    db = Database(url, pool_size=2, max_overflow=0)
+    # All workers start together once every process has imported Tonari.
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    try:
+        done = await process_reactions(db, customers_per_batch=20, handlers=(log,))
+    finally:
+        await db.dispose()
+    print(json.dumps({"worker": name, "pid": os.getpid(), "applied": done}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
