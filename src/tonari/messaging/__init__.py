@@ -1,0 +1,1 @@
+"""messaging (issue 5)."""
