@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import psycopg
 
 from tests.processes import run_workers
@@ -19,6 +17,7 @@ def test_three_processes_apply_each_reaction_once_in_order(
             "CREATE TABLE test_reaction_log (seq bigserial PRIMARY KEY, reaction_id bigint, "
             "customer_id bigint, worker text)"
         )
+        conn.execute("CREATE TABLE test_reaction_ready (worker text)")
         conn.execute(
             "INSERT INTO customers (tenant_id, external_id) "
             "SELECT %s, 'r-' || g FROM generate_series(1, 300) AS g",
@@ -32,10 +31,9 @@ def test_three_processes_apply_each_reaction_once_in_order(
             "WHERE c.tenant_id = %s ORDER BY n, c.id",
             (committed_tenant.id, committed_tenant.id),
         )
-    start_at = time.time() + 4
     try:
         reports = run_workers(
-            "tests.reactions.worker", [[database_url, f"w{i}", start_at] for i in range(3)]
+            "tests.reactions.worker", [[database_url, f"w{i}", 3] for i in range(3)]
         )
         with psycopg.connect(dsn, autocommit=True) as conn:
             left = conn.execute(
@@ -51,6 +49,7 @@ def test_three_processes_apply_each_reaction_once_in_order(
     finally:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("DROP TABLE test_reaction_log")
+            conn.execute("DROP TABLE test_reaction_ready")
     assert left == (0,)
     # Earlier tests may have left other tenants' reactions queued: the workers drain those too.
     assert sum(r["applied"] for r in reports) >= 1_500

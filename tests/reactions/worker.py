@@ -17,7 +17,7 @@ from tonari.db import Database
 from tonari.reactions.dispatcher import Reaction, process_reactions
 
 
-async def main(url: str, name: str, start_at: float) -> None:
+async def main(url: str, name: str, workers: int) -> None:
     async def log(
         session: AsyncSession, tenant_id: int, reactions: Sequence[Reaction], at: datetime
     ) -> None:
@@ -33,8 +33,17 @@ async def main(url: str, name: str, start_at: float) -> None:
         await asyncio.sleep(0.05)
 
     db = Database(url, pool_size=2, max_overflow=0)
-    # All workers start together once every process has imported Tonari.
-    await asyncio.sleep(max(0.0, start_at - time.time()))
+    # All workers start together once every process has imported Tonari and checked in: a
+    # loaded machine may take longer than any fixed delay to start a process.
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO test_reaction_ready (worker) VALUES (:w)"), {"w": name})
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        async with db.transaction() as session:
+            ready = (await session.execute(text("SELECT count(*) FROM test_reaction_ready"))).scalar_one()
+        if ready >= workers:
+            break
+        await asyncio.sleep(0.02)
     try:
         done = await process_reactions(db, customers_per_batch=20, handlers=(log,))
     finally:
@@ -43,4 +52,4 @@ async def main(url: str, name: str, start_at: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))

@@ -61,10 +61,12 @@ _TAKE = text(
 
 
 def reaction_handlers() -> tuple[ReactionHandler, ...]:
-    """Segments keep their memberships current; journeys will react after them."""
+    """Segments keep their memberships current first; journeys react after them (a
+    ``segment.entered`` a segment queues is applied in the next batch)."""
+    from tonari.journeys.reactions import react_to_reactions as journeys
     from tonari.segments.reactions import react_to_reactions as segments
 
-    return (segments,)
+    return (segments, journeys)
 
 
 async def dispatch_claimed(

@@ -1,0 +1,1 @@
+"""Journeys (triggers): durable per-customer flows entered by events, segments or dates."""
