@@ -36,11 +36,15 @@ async def main(url: str, name: str, workers: int) -> None:
     # All workers start together once every process has imported Tonari and checked in: a
     # loaded machine may take longer than any fixed delay to start a process.
     async with db.transaction() as session:
-        await session.execute(text("INSERT INTO test_reaction_ready (worker) VALUES (:w)"), {"w": name})
+        await session.execute(
+            text("INSERT INTO test_reaction_ready (worker) VALUES (:w)"), {"w": name}
+        )
     deadline = time.time() + 120
     while time.time() < deadline:
         async with db.transaction() as session:
-            ready = (await session.execute(text("SELECT count(*) FROM test_reaction_ready"))).scalar_one()
+            ready = (
+                await session.execute(text("SELECT count(*) FROM test_reaction_ready"))
+            ).scalar_one()
         if ready >= workers:
             break
         await asyncio.sleep(0.02)
