@@ -139,10 +139,15 @@ def create_app(
     from tonari.customers.api import router as customers_router
     from tonari.events.api import router as events_router
     from tonari.identity.api import router as identity_router
+    from tonari.messaging.api_consents import router as consents_router
+    from tonari.messaging.api_onsite import router as onsite_router
+    from tonari.messaging.api_templates import router as message_templates_router
+    from tonari.messaging.api_tracking import router as tracking_router
     from tonari.orders.api import router as orders_router
     from tonari.partners.api import router as partners_router
     from tonari.prices.api import router as prices_router
     from tonari.programs.api import router as programmes_router
+    from tonari.segments.api import router as segments_router
     from tonari.simulator.api import router as simulator_router
     from tonari.webhooks.api import router as webhooks_router
 
@@ -159,6 +164,11 @@ def create_app(
         simulator_router,
         events_router,
         identity_router,
+        consents_router,
+        message_templates_router,
+        tracking_router,
+        onsite_router,
+        segments_router,
     ):
         app.include_router(router)
 

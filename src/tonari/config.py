@@ -49,6 +49,26 @@ class Settings(BaseSettings):
     worker_tick_seconds: int = Field(
         default=5, ge=1, le=59, description="How often periodic work (webhooks, ledger) runs."
     )
+    messaging_secret: str = Field(
+        default="tonari-embedded-messaging-secret-change-me",
+        description="Signs unsubscribe, tracking and magic links. The default only suits a "
+        "local embedded install: set your own long random value before sending real mail, or "
+        "anyone can forge links.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Where customers reach this Tonari (unsubscribe, tracking and magic links "
+        "in messages); unset = http://host:port.",
+    )
+    messaging_lease_seconds: float = Field(
+        default=300.0,
+        description="How long the dispatcher reserves a claimed message; a worker killed "
+        "mid-send has its messages taken again after this. Keep it above an SMTP send.",
+    )
+    messaging_max_attempts: int = Field(default=5, ge=1, le=50)
+    messaging_concurrency: int = Field(
+        default=8, ge=1, le=64, description="Parallel send lanes (SMTP connections) per worker."
+    )
     log_level: str = "info"
 
 

@@ -16,6 +16,8 @@ adds throughput and a worker killed at any moment loses nothing:
   pool's ``reissue_every_days`` schedule.
 * ``tonari.reactions.tick`` (every ``worker_tick_seconds``): queued customer reactions
   (events, orders, tier changes) applied to segment memberships, customer by customer.
+* ``tonari.messaging.dispatch`` (every ``worker_tick_seconds``): due messages of the send
+  ledger decided (holdout, consent, caps, quiet hours) and sent, for up to one tick.
 * ``tonari.jobs.cleanup`` (hourly): forget finished jobs older than a day and fail jobs left
   ``doing`` by workers that died (periodic work is re-deferred anyway, so nothing is lost).
 """
@@ -175,6 +177,20 @@ def create_worker_app(url: str, *, settings: Settings | None = None) -> procrast
 
         applied = await process_reactions(_database(context), budget_seconds=tick)
         return {"reactions": applied}
+
+    @app.periodic(cron=f"* * * * * */{tick}")
+    @app.task(
+        name="tonari.messaging.dispatch",
+        pass_context=True,
+        queue="messaging",
+        queueing_lock="tonari.messaging.dispatch",
+    )
+    async def messaging_dispatch(context: JobContext, timestamp: int) -> dict[str, int]:
+        """Due messages decided and sent for one tick (SKIP LOCKED + leases: any workers)."""
+        from tonari.messaging.dispatcher import dispatch_due_messages
+
+        report = await dispatch_due_messages(_database(context), budget_seconds=tick)
+        return {"sent": report.sent, "failed": report.failed, "claimed": report.claimed}
 
     @app.periodic(cron="41 3 * * *")
     @app.task(

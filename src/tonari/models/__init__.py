@@ -6,6 +6,7 @@ from tonari.models.catalog import Product
 from tonari.models.codes import CodeBatch, CodePool, CodeRedemption, PromoCode
 from tonari.models.consents import Consent
 from tonari.models.customers import Customer
+from tonari.models.delivery import Campaign, MessagingChannel, MessagingPolicy
 from tonari.models.events import AnonymousLink, CustomerEvent, CustomerEventId
 from tonari.models.idempotency import IdempotencyRecord
 from tonari.models.identity import (
@@ -16,6 +17,7 @@ from tonari.models.identity import (
     MergedLot,
     SourceRecord,
 )
+from tonari.models.journeys import Journey, JourneyInstance, JourneyStepLog
 from tonari.models.ledger import (
     LedgerAccount,
     LedgerEntry,
@@ -25,13 +27,14 @@ from tonari.models.ledger import (
     PointsDebt,
 )
 from tonari.models.messaging import MessageSend, MessageTemplate
+from tonari.models.messaging_content import MessagingSite, OnsiteBlock, UsedLoginToken
 from tonari.models.offers import Membership, OfferApplication, OfferBudget, StampMovement
 from tonari.models.orders import Order, OrderLine, OrderReturn
 from tonari.models.outbox import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tonari.models.partners import PartnerAccrual, PartnerHolder
 from tonari.models.programs import ProgrammeRecord
 from tonari.models.reactions import CustomerReaction
-from tonari.models.segments import Segment, SegmentMembership
+from tonari.models.segments import Segment, SegmentBoundary, SegmentMembership
 from tonari.models.tenants import ApiKey, AuditLog, Tenant
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "Base",
+    "Campaign",
     "CodeBatch",
     "CodePool",
     "CodeRedemption",
@@ -55,6 +59,9 @@ __all__ = [
     "IdentityMerge",
     "IdentityPair",
     "IdentitySettings",
+    "Journey",
+    "JourneyInstance",
+    "JourneyStepLog",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerPosting",
@@ -63,8 +70,12 @@ __all__ = [
     "MergedLot",
     "MessageSend",
     "MessageTemplate",
+    "MessagingSite",
+    "MessagingChannel",
+    "MessagingPolicy",
     "OfferApplication",
     "OfferBudget",
+    "OnsiteBlock",
     "Order",
     "OrderLine",
     "OrderReturn",
@@ -77,10 +88,12 @@ __all__ = [
     "ProgrammeRecord",
     "PromoCode",
     "Segment",
+    "SegmentBoundary",
     "SegmentMembership",
     "SourceRecord",
     "StampMovement",
     "Tenant",
+    "UsedLoginToken",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tonari.models.base import Base, TenantScoped, created_at_column
+from tonari.models.ledger import PointLot
 
 
 class Segment(TenantScoped, Base):
@@ -36,3 +37,33 @@ class SegmentMembership(TenantScoped, Base):
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     entered_at: Mapped[datetime]
+
+
+class SegmentBoundary(TenantScoped, Base):
+    """When a customer's membership of a segment may next change with the clock alone.
+
+    One row per (segment, customer) whose definition has time-based conditions (birthday in N
+    days, points expiring within N days, no purchase for N days...): the boundary worker
+    re-evaluates just these customers when ``due_at`` comes, instead of rebuilding everyone.
+    """
+
+    __tablename__ = "segment_boundaries"
+    __table_args__ = (
+        PrimaryKeyConstraint("segment_id", "customer_id"),
+        Index("ix_segment_boundaries_due", "due_at"),
+    )
+
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime]
+
+
+# "Points expiring within N days" reads one customer's live lots: without this index every
+# incremental evaluation would scan all lots (the ledger's own indexes go by account).
+Index(
+    "ix_point_lots_customer_live",
+    PointLot.tenant_id,
+    PointLot.customer_id,
+    PointLot.expires_at,
+    postgresql_where=text("state = 'available' AND remaining > 0"),
+)
