@@ -39,6 +39,7 @@ BENCHMARKS = (
     "codes",
     "simulator",
     "events",
+    "segments",
     "febrl",
     "identity",
 )
@@ -441,6 +442,19 @@ async def bench_event_ingest(plan: Plan, database: BenchDatabase) -> list[Result
     )
 
 
+async def bench_segment_rows(plan: Plan, database: BenchDatabase) -> list[Result]:
+    from bench.bench_segments import bench_segments, segments_results
+
+    return segments_results(
+        await bench_segments(
+            database.url,
+            customers=20_000 if plan.quick else 1_000_000,
+            events=200_000 if plan.quick else 10_000_000,
+            reactions=2_000 if plan.quick else 20_000,
+        )
+    )
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -531,6 +545,10 @@ async def run(
             started = time.perf_counter()
             results += await bench_event_ingest(plan, database)
             console.print(f"  events done in {time.perf_counter() - started:.1f} s")
+        if "segments" in selected:
+            started = time.perf_counter()
+            results += await bench_segment_rows(plan, database)
+            console.print(f"  segments done in {time.perf_counter() - started:.1f} s")
     _identity_benchmarks(plan, selected, console)
     context["finished_at"] = datetime.now(UTC).isoformat()
     context["load_average_at_end"] = os.getloadavg()

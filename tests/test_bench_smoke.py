@@ -162,3 +162,16 @@ def test_simulator_benchmark_runs_on_a_small_history() -> None:
     assert all(row.result > 0 and row.ratio is not None for row in rows)
     assert rows[0].details["points_issued"] > 0
     render_table(rows)
+
+
+async def test_bench_segments_runs_tiny(database_url: str) -> None:
+    from bench.bench_segments import bench_segments, segments_results
+
+    outcome = await bench_segments(
+        database_url, customers=2_000, events=20_000, reactions=300, runs=2, log=lambda _: None
+    )
+    assert outcome["size"] > 0, "the compound segment must select someone"
+    assert outcome["per_s"] > 0 and outcome["bare_per_s"] > 0
+    rows = segments_results(outcome)
+    assert all(row.ratio is not None for row in rows)
+    render_table(rows)

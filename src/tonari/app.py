@@ -139,7 +139,10 @@ def create_app(
     from tonari.customers.api import router as customers_router
     from tonari.events.api import router as events_router
     from tonari.identity.api import router as identity_router
+    from tonari.journeys.api import router as journeys_router
+    from tonari.messaging.api_campaigns import router as campaigns_router
     from tonari.messaging.api_consents import router as consents_router
+    from tonari.messaging.api_delivery import router as delivery_router
     from tonari.messaging.api_onsite import router as onsite_router
     from tonari.messaging.api_templates import router as message_templates_router
     from tonari.messaging.api_tracking import router as tracking_router
@@ -168,7 +171,10 @@ def create_app(
         message_templates_router,
         tracking_router,
         onsite_router,
+        delivery_router,
+        campaigns_router,
         segments_router,
+        journeys_router,
     ):
         app.include_router(router)
 

@@ -37,8 +37,11 @@ def _register_domain_commands() -> None:
     from tonari.demo.cli import register as register_demo
     from tonari.identity.cli import register as register_identity
     from tonari.imports.cli import register as register_import_commands
+    from tonari.journeys.cli import journey_app
+    from tonari.messaging.cli import campaign_app, messages_app
     from tonari.partners.cli import partners_app
     from tonari.partners.cli import register as register_partner_imports
+    from tonari.segments.cli import segments_app
     from tonari.simulator.cli import register as register_simulator
     from tonari.webhooks.cli import webhooks_app
     from tonari.webhooks.cli import worker as worker_command
@@ -49,6 +52,10 @@ def _register_domain_commands() -> None:
     app.add_typer(webhooks_app, name="webhooks")
     app.add_typer(codes_app, name="codes")
     app.add_typer(partners_app, name="partners")
+    app.add_typer(segments_app, name="segment")
+    app.add_typer(journey_app, name="journey")
+    app.add_typer(campaign_app, name="campaign")
+    app.add_typer(messages_app, name="messages")
     app.command("worker")(worker_command)
     register_simulator(app)
     from tonari.simulator.cli import report_app

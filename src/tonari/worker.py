@@ -18,6 +18,8 @@ adds throughput and a worker killed at any moment loses nothing:
   (events, orders, tier changes) applied to segment memberships, customer by customer.
 * ``tonari.messaging.dispatch`` (every ``worker_tick_seconds``): due messages of the send
   ledger decided (holdout, consent, caps, quiet hours) and sent, for up to one tick.
+* ``tonari.segments.boundaries`` (every minute): segment memberships that change with time
+  alone, for the customers whose scheduled instant has come.
 * ``tonari.jobs.cleanup`` (hourly): forget finished jobs older than a day and fail jobs left
   ``doing`` by workers that died (periodic work is re-deferred anyway, so nothing is lost).
 """
@@ -186,11 +188,58 @@ def create_worker_app(url: str, *, settings: Settings | None = None) -> procrast
         queueing_lock="tonari.messaging.dispatch",
     )
     async def messaging_dispatch(context: JobContext, timestamp: int) -> dict[str, int]:
-        """Due messages decided and sent for one tick (SKIP LOCKED + leases: any workers)."""
+        """Scheduled campaigns started, then due messages decided and sent for one tick
+        (SKIP LOCKED + leases: any number of workers)."""
+        from tonari.messaging.campaigns import start_due_campaigns
         from tonari.messaging.dispatcher import dispatch_due_messages
 
-        report = await dispatch_due_messages(_database(context), budget_seconds=tick)
-        return {"sent": report.sent, "failed": report.failed, "claimed": report.claimed}
+        db = _database(context)
+        async with db.transaction() as session:
+            started = await start_due_campaigns(session, at=utcnow())
+        report = await dispatch_due_messages(db, budget_seconds=tick)
+        return {"campaigns_started": started, "sent": report.sent, "claimed": report.claimed}
+
+    @app.periodic(cron="* * * * *")
+    @app.task(
+        name="tonari.segments.boundaries",
+        pass_context=True,
+        queue="reactions",
+        queueing_lock="tonari.segments.boundaries",
+    )
+    async def segment_boundaries(context: JobContext, timestamp: int) -> dict[str, int]:
+        """Customers whose segment membership changes with time alone (birthday in N days,
+        points expiring, no purchase for N days), re-evaluated when their instant comes."""
+        from tonari.segments.boundaries import process_due_boundaries
+
+        applied = await process_due_boundaries(_database(context), budget_seconds=50)
+        return {"boundaries": applied}
+
+    @app.periodic(cron=f"* * * * * */{tick}")
+    @app.task(
+        name="tonari.journeys.tick",
+        pass_context=True,
+        queue="journeys",
+        queueing_lock="tonari.journeys.tick",
+    )
+    async def journeys_tick(context: JobContext, timestamp: int) -> dict[str, int]:
+        """Journey instances whose wait is over move on (timeouts, delays, date entries)."""
+        from tonari.journeys.runner import process_due_instances
+
+        advanced = await process_due_instances(_database(context), budget_seconds=tick)
+        return {"instances": advanced}
+
+    @app.periodic(cron="2 * * * *")
+    @app.task(
+        name="tonari.journeys.dates",
+        pass_context=True,
+        queue="journeys",
+        queueing_lock="tonari.journeys.dates",
+    )
+    async def journeys_dates(context: JobContext, timestamp: int) -> dict[str, int]:
+        """Birthdays, anniversaries and points expiry dates entered N local days ahead."""
+        from tonari.journeys.runner import schedule_date_entries
+
+        return {"entered": await schedule_date_entries(_database(context))}
 
     @app.periodic(cron="41 3 * * *")
     @app.task(

@@ -2,7 +2,7 @@
 
 Use it from any test module::
 
-    from tests.messaging.smtp_sink import smtp_sink  # noqa: F401  (the fixture)
+    from tests.messaging.smtp_sink import smtp_sink_fixture  # noqa: F401  (the fixture)
 
     async def test_x(smtp_sink): ...
         smtp_sink.settings  # -> channel settings for configure_channel(adapter="smtp")
@@ -13,6 +13,7 @@ Addresses in ``refuse`` get a permanent ``550`` at RCPT, those in ``defer`` a ``
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -47,9 +48,9 @@ class _Collector:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.sink.delay:
+            await asyncio.sleep(self.sink.delay)  # a slow provider: crash tests kill mid-way
         content = envelope.original_content or envelope.content or b""
         raw = content if isinstance(content, bytes) else content.encode()
         parsed = email.message_from_bytes(raw, policy=default_policy)
@@ -67,6 +68,7 @@ class SmtpSink:
         self.envelopes: list[tuple[str | None, list[str]]] = []
         self.refuse: set[str] = set()
         self.defer: set[str] = set()
+        self.delay = 0.0
         self.lock = threading.Lock()
         self._controller = Controller(_Collector(self), hostname=self.host, port=self.port)
 
@@ -96,13 +98,18 @@ class SmtpSink:
             time.sleep(0.02)
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
+@pytest.fixture(name="smtp_sink")
+def smtp_sink_fixture() -> Iterator[SmtpSink]:
     sink = SmtpSink().start()
     try:
         yield sink
     finally:
         sink.stop()
+
+
+# Import either name: ``smtp_sink_fixture`` keeps ruff from seeing the test argument
+# ``smtp_sink`` as a redefinition of the import.
+smtp_sink = smtp_sink_fixture
 
 
 # --- setting a tenant up to send to the sink ------------------------------------------------
@@ -134,6 +141,7 @@ async def make_subscriber(
     consent: bool | None = True,
     channel: str = "email",
     first_name: str | None = "Anna",
+    city: str | None = None,
 ) -> int:
     """A customer with an address and (unless ``consent`` is None) a marketing consent row."""
     from tonari.customers.schemas import CustomerUpsert
@@ -151,6 +159,7 @@ async def make_subscriber(
             phone="+79990000000",
             first_name=first_name,
             time_zone=time_zone,
+            city=city,
         ),
         first_tier=programme.tiers[0].code,
         at=at,

@@ -80,9 +80,9 @@ async def test_one_click_unsubscribe_stops_marketing_but_not_transactional(
         mailto="unsubscribe@brand.example",
     )
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    url = re.match(r"<(https://[^>]+)>, <mailto:unsubscribe@brand\.example", headers[
-        "List-Unsubscribe"
-    ])
+    url = re.match(
+        r"<(https://[^>]+)>, <mailto:unsubscribe@brand\.example", headers["List-Unsubscribe"]
+    )
     assert url is not None
     path = url.group(1).removeprefix(BASE)
 
@@ -180,7 +180,9 @@ async def test_a_bounce_makes_the_address_unreachable_even_for_transactional_mai
     assert r.status_code == 200, r.text
     session.expire_all()
     assert (
-        await contact_address(session, tenant_id=tenant.id, customer_id=customer_id, channel="email")
+        await contact_address(
+            session, tenant_id=tenant.id, customer_id=customer_id, channel="email"
+        )
         is None
     )
     assert not await _may(session, tenant, customer_id, transactional=True)

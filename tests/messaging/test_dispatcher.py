@@ -10,7 +10,7 @@ from tests.messaging.smtp_sink import (
     make_email_template,
     make_subscriber,
     send_email_to,
-    smtp_sink,  # noqa: F401  (fixture)
+    smtp_sink_fixture,  # noqa: F401  (the smtp_sink fixture)
 )
 from tonari.messaging.delivery import set_policy
 from tonari.messaging.dispatcher import SessionTransactions, dispatch_due_messages

@@ -140,9 +140,7 @@ async def test_html_is_escaped_and_the_sandbox_blocks_python_internals(
     await client.put(
         "/v1/customers/anna", json={"first_name": "<script>x</script>"}, headers=tenant.headers
     )
-    r = await _create(
-        client, tenant, html="<p>{{ first_name }}</p>", text="{{ first_name }}"
-    )
+    r = await _create(client, tenant, html="<p>{{ first_name }}</p>", text="{{ first_name }}")
     assert r.status_code == 201, r.text
     customer = await get_customer(session, tenant_id=tenant.id, external_id="anna")
     rendered = await render_message(
@@ -179,6 +177,8 @@ async def test_html_is_escaped_and_the_sandbox_blocks_python_internals(
         ("html", "<p>ok</p>\n<p>{% if balance %}open</p>", 2, "template_syntax"),
         ("subject", "Hi {{ first_name }", 1, "template_syntax"),
         ("text", "Hello\n\n{{ frist_name }}", 3, "template_unknown_variable"),
+        ("text", "Hello\n{{ balance | shout }}", 2, "template_syntax"),
+        ("html", "<p>\n\n{% include 'footer.html' %}", 3, "template_syntax"),
     ],
 )
 async def test_a_malformed_template_is_rejected_with_the_part_and_line(
@@ -253,7 +253,7 @@ async def test_render_with_a_send_id_adds_the_open_pixel_and_unsubscribe_link(
 ) -> None:
     await seed_customer(client, tenant)
     r = await _create(
-        client, tenant, html="<html><body><a href=\"{{ unsubscribe_url }}\">stop</a></body></html>"
+        client, tenant, html='<html><body><a href="{{ unsubscribe_url }}">stop</a></body></html>'
     )
     assert r.status_code == 201
     customer = await get_customer(session, tenant_id=tenant.id, external_id="anna")
@@ -271,7 +271,9 @@ async def test_render_with_a_send_id_adds_the_open_pixel_and_unsubscribe_link(
     assert rendered.html is not None
     assert '<img src="https://tonari.example/t/o/' in rendered.html
     assert rendered.html.index("<img") < rendered.html.index("</body>")
-    assert "/t/c/" in rendered.html  # the unsubscribe link too goes through the redirect
+    # Tonari's own unsubscribe link stays direct (no click recorded for it).
+    assert '<a href="https://tonari.example/v1/unsubscribe/' in rendered.html
+    assert "/t/c/" not in rendered.html
 
 
 async def test_test_send_queues_one_transactional_message(client, session, tenant) -> None:
@@ -316,3 +318,25 @@ async def test_render_failures_at_send_time_name_the_part(client, session, tenan
     )
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "text"
+
+
+async def test_a_profile_without_a_points_account_renders_with_zero_points(
+    client, session, tenant
+) -> None:
+    from tonari.models.customers import Customer
+
+    r = await _create(client, tenant, html=None, text="{{ name }}: {{ balance }} ({{ tier.name }})")
+    assert r.status_code == 201
+    imported = Customer(tenant_id=tenant.id, external_id="imp", first_name="Ivan", last_name="P")
+    session.add(imported)
+    await session.flush()
+    rendered = await render_message(
+        session,
+        tenant_id=tenant.id,
+        customer_id=imported.id,
+        template_key="welcome",
+        channel="email",
+        context={},
+        at=utcnow(),
+    )
+    assert rendered.text == "Ivan P: 0 (Silver)"

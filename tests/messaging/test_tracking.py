@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -11,13 +12,23 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import TenantFixture, make_tenant, panasonic_document
-from tonari.customers.service import get_customer
+from tonari.customers.schemas import CustomerUpsert
+from tonari.customers.service import get_customer, upsert_customer
+from tonari.db import Database
 from tonari.kit.clock import utcnow
-from tonari.messaging.magic_links import magic_link_url
+from tonari.kit.errors import Conflict
+from tonari.messaging.magic_links import (
+    LoggedIn,
+    exchange_login_token,
+    follow_magic_link,
+    magic_link_token,
+    magic_link_url,
+)
 from tonari.messaging.queue import queue_message
 from tonari.messaging.templates import render_message
 from tonari.messaging.tracking import SALT_CLICK, SALT_LOGIN, sign
 from tonari.models.events import CustomerEvent
+from tonari.models.messaging_content import MessagingSite
 
 BASE = "https://tonari.example"
 HTML = (
@@ -109,9 +120,7 @@ async def test_an_open_becomes_one_event_however_often_the_pixel_loads(
     assert "email_opened" in {item["type"] for item in r.json()["items"]}
 
 
-async def test_a_click_redirects_to_the_signed_url_and_counts_once(
-    client, session, tenant
-) -> None:
+async def test_a_click_redirects_to_the_signed_url_and_counts_once(client, session, tenant) -> None:
     customer_id = await _setup(client, session, tenant)
     _, _, click = await _rendered_links(session, tenant, customer_id)
     for _ in range(2):
@@ -244,9 +253,7 @@ async def test_expired_magic_links_and_login_tokens_are_refused(client, session,
     assert r.status_code == 400
 
 
-async def test_a_magic_link_without_a_configured_site_is_not_found(
-    client, session, tenant
-) -> None:
+async def test_a_magic_link_without_a_configured_site_is_not_found(client, session, tenant) -> None:
     customer_id = await _setup(client, session, tenant)
     link = magic_link_url(
         tenant_id=tenant.id, customer_id=customer_id, base_url=BASE, at=utcnow()
@@ -258,3 +265,82 @@ async def test_a_magic_link_without_a_configured_site_is_not_found(
         "/v1/messaging/site", json={"site_url": "http://shop.example/"}, headers=tenant.headers
     )
     assert (r.status_code, r.json()["error"]["field"]) == (422, "site_url")
+
+
+async def test_the_magic_link_in_a_rendered_email_logs_the_customer_in(
+    client, session, tenant
+) -> None:
+    customer_id = await _setup(client, session, tenant)
+    await _site(client, tenant)
+    r = await client.patch(
+        "/v1/messaging/templates/sale",
+        json={"html": '<html><body><a href="{{ magic_link }}">My account</a></body></html>'},
+        headers=tenant.headers,
+    )
+    assert r.status_code == 200, r.text
+    rendered = await render_message(
+        session,
+        tenant_id=tenant.id,
+        customer_id=customer_id,
+        template_key="sale",
+        channel="email",
+        context={},
+        at=utcnow(),
+        base_url=BASE,
+        send_id=7,
+    )
+    assert rendered.html is not None
+    # Tonari's own link is not wrapped in the click redirect.
+    [link] = re.findall(r'href="https://tonari\.example(/t/m/[^"]+)"', rendered.html)
+    token = _login_token((await client.get(link)).headers["location"])
+    r = await client.post("/v1/magic-links/exchange", json={"token": token}, headers=tenant.headers)
+    assert r.json()["external_id"] == "anna"
+
+
+def test_two_sites_racing_to_exchange_one_login_token_let_only_one_in(
+    database_url: str, committed_tenant: TenantFixture
+) -> None:
+    """Two connections exchange the same token at once: the primary key admits one."""
+    tenant_id = committed_tenant.id
+
+    async def race() -> list[object]:
+        db = Database(database_url, pool_size=3, max_overflow=0)
+        try:
+            async with db.transaction() as session:
+                customer, _ = await upsert_customer(
+                    session,
+                    tenant_id=tenant_id,
+                    external_id="racer",
+                    fields=CustomerUpsert(email="racer@example.com"),
+                    first_tier="silver",
+                    at=utcnow(),
+                )
+                await session.execute(
+                    MessagingSite.__table__.insert().values(  # type: ignore[attr-defined]
+                        tenant_id=tenant_id, site_url="https://shop.example/"
+                    )
+                )
+                link = magic_link_token(tenant_id=tenant_id, customer_id=customer.id, at=utcnow())
+                location = await follow_magic_link(session, token=link, at=utcnow())
+            token = parse_qs(urlsplit(location).query)["tonari_login"][0]
+            ready = asyncio.Barrier(2)
+
+            async def exchange() -> object:
+                async with db.transaction() as session:
+                    await session.execute(select(1))  # both hold a connection first
+                    await ready.wait()
+                    try:
+                        return await exchange_login_token(
+                            session, tenant_id=tenant_id, token=token, at=utcnow()
+                        )
+                    except Conflict as exc:
+                        return exc.code
+
+            return list(await asyncio.gather(exchange(), exchange()))
+        finally:
+            await db.dispose()
+
+    outcomes = asyncio.run(race())
+    winners = [o for o in outcomes if isinstance(o, LoggedIn)]
+    assert len(winners) == 1 and winners[0].external_id == "racer"
+    assert [o for o in outcomes if not isinstance(o, LoggedIn)] == ["token_used"]

@@ -154,6 +154,7 @@ async def test_behaviour_conditions(session: AsyncSession) -> None:
     assert await m({"field": "viewed", "days": 60, "products": ["camera-1"]}) == {"anna", "boris"}
     assert await m({"field": "wishlist", "categories": ["photo"]}) == {"vera"}
     assert await m({"field": "wishlist", "products": ["kettle"]}) == set()
+    assert await m({"field": "wishlist", "products": ["charger", "kettle"]}) == {"vera"}
     assert await m({"field": "cart", "min_age_minutes": 120}) == {"vera"}
     assert await m({"field": "cart", "min_age_minutes": 0, "max_age_minutes": 60}) == set()
     assert await m({"field": "email", "action": "opened", "days": 7}) == {"anna"}

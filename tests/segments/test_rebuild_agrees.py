@@ -127,10 +127,6 @@ async def test_rebuild_equals_incremental(database_url: str, committed_tenant: T
                 s.key: await member_ids(session, tenant_id=s.tenant_id, segment_id=s.id)
                 for s in segments
             }
-        from tonari.segments.service import preview_size
-        async with database.transaction() as session:
-            for d in ({"field": "wishlist", "products": ["charger"]}, {"not": {"field": "orders_count", "days": 30, "min": 2}}):
-                print(d, await preview_size(session, tenant_id=committed_tenant.id, definition=d, at=utcnow()))
         assert all(incremental.values()), f"every segment should have members: {incremental}"
         async with database.transaction() as session:
             for segment in segments:

@@ -7,7 +7,16 @@ import httpx
 from tests.factories import make_tenant, panasonic_document
 from tonari.app import create_app
 
-PUBLIC = {("GET", "/health")}
+PUBLIC = {
+    ("GET", "/health"),
+    # Messaging links carry a signed token naming their tenant instead of an API key; their
+    # forgery and tampering checks are in tests/messaging (test_tracking, test_consents).
+    ("GET", "/v1/unsubscribe/{token}"),
+    ("POST", "/v1/unsubscribe/{token}"),
+    ("GET", "/t/o/{token}.gif"),
+    ("GET", "/t/c/{token}"),
+    ("GET", "/t/m/{token}"),
+}
 
 
 async def _seed_tenant_a(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, object]:
@@ -66,6 +75,12 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
     a = tenant.headers
     seeded = await _seed_tenant_a(client, a)
     voucher = await _seed_codes_of_tenant_a(client, a)
+    segment = await client.post(
+        "/v1/segments",
+        json={"key": "vip", "name": "A's", "definition": {"field": "city", "values": ["x"]}},
+        headers=a,
+    )
+    assert segment.status_code == 201, segment.text
     other = await make_tenant(session, programme=panasonic_document(name="Other brand"))
     b = other.headers
     endpoint_id = seeded["endpoint_id"]
@@ -180,6 +195,18 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
             },
             {422},
         ),
+        ("GET", "/v1/segments/vip", None, {404}),
+        ("PUT", "/v1/segments/vip", {"name": "stolen"}, {404}),
+        ("DELETE", "/v1/segments/vip", None, {404}),
+        ("GET", "/v1/segments/vip/members", None, {404}),
+        ("GET", "/v1/segments/vip/export.csv", None, {404}),
+        ("POST", "/v1/segments/vip/rebuild", None, {404}),
+        (
+            "POST",  # every customer of B's, and none of A's
+            "/v1/segments/preview",
+            {"definition": {"field": "customer_type", "values": ["person"]}},
+            {200},
+        ),
     ]
     for method, path, body, expected in cases:
         response = await client.request(method, path, json=body, headers=b)
@@ -207,6 +234,14 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
     )
     assert products.status_code == 200
     assert (await client.get("/v1/code-pools", headers=b)).json() == []
+    assert (await client.get("/v1/segments", headers=b)).json() == []
+    own_segment = await client.post(
+        "/v1/segments",
+        json={"key": "vip", "name": "B's", "definition": {"field": "city", "values": ["x"]}},
+        headers=b,
+    )
+    assert own_segment.status_code == 201, "B gets its own segment vip"
+    assert (await client.get("/v1/segments/vip", headers=a)).json()["name"] == "A's"
     quality = await client.get("/v1/reports/quality", headers=b)
     # B's only record is its own customer c1, sent through the API.
     assert quality.status_code == 200 and quality.json()["people"]["records"] == 1
@@ -263,7 +298,12 @@ async def test_every_endpoint_hides_other_tenants_data(client, session, tenant) 
         ("GET", "/v1/identity/settings"),
         ("PUT", "/v1/identity/settings"),
         ("POST", "/v1/identity/resolve"),
+        ("GET", "/v1/segments"),
+        ("POST", "/v1/segments"),
     }
+    covered |= await _check_messaging_content_is_per_tenant(client, session, tenant.id, a, b)
+    covered |= await _check_delivery_is_per_tenant(client, a, b)
+    covered |= await _check_journeys_are_per_tenant(client, a, b)
     _assert_every_route_is_covered(covered)
 
 
@@ -294,6 +334,9 @@ async def _check_settlement_is_per_tenant(client, session, tenant_a: int, a, b) 
 def _normalise(path: str) -> str:
     replacements = {"{external_id}": "c1", "{order_id}": "o1", "{product_id}": "p1"}
     replacements.update({"{pool_code}": "welcome", "{code}": "SKIDKA30", "{name}": "api"})
+    replacements["{segment_key}"] = "vip"
+    replacements["{key}"] = "welcome"  # message templates, on-site blocks and campaigns
+    replacements["{channel}"] = "email"  # messaging channels
     for placeholder, value in replacements.items():
         path = path.replace(placeholder, value)
     return path
@@ -339,3 +382,194 @@ async def test_a_key_without_the_scope_is_forbidden(client, session) -> None:
     )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "missing_scope"
+
+
+async def _check_messaging_content_is_per_tenant(
+    client, session, tenant_a: int, a, b
+) -> set[tuple[str, str]]:
+    """Consents, templates, the magic-link site and on-site blocks of A stay A's (B has its
+    own customer c1 by now)."""
+    from tonari.customers.service import get_customer
+    from tonari.kit.clock import utcnow
+    from tonari.messaging.consents import contact_address
+    from tonari.messaging.magic_links import follow_magic_link, magic_link_token
+
+    consent = {"consents": [{"channel": "email", "granted": True, "source": "a"}]}
+    assert (
+        await client.put("/v1/customers/c1/consents", json=consent, headers=a)
+    ).status_code == 200
+    template = {"key": "welcome", "subject": "Hi", "text": "{{ balance }} points"}
+    assert (
+        await client.post("/v1/messaging/templates", json=template, headers=a)
+    ).status_code == 201
+    site = {"site_url": "https://a.example/login"}
+    assert (await client.put("/v1/messaging/site", json=site, headers=a)).status_code == 200
+    block = {"placement": "home", "html": "A's banner {{ balance }}"}
+    assert (await client.put("/v1/onsite-blocks/welcome", json=block, headers=a)).status_code == 200
+    c1 = await get_customer(session, tenant_id=tenant_a, external_id="c1")
+    link = magic_link_token(tenant_id=tenant_a, customer_id=c1.id, at=utcnow())
+    location = await follow_magic_link(session, token=link, at=utcnow())
+    login_token = location.split("tonari_login=")[1]
+
+    cases: list[tuple[str, str, dict | None, set[int]]] = [
+        ("GET", "/v1/messaging/templates/welcome", None, {404}),
+        ("PATCH", "/v1/messaging/templates/welcome", {"text": "stolen"}, {404}),
+        ("DELETE", "/v1/messaging/templates/welcome", None, {404}),
+        ("POST", "/v1/messaging/templates/welcome/preview", {"customer_id": "c1"}, {404}),
+        ("POST", "/v1/messaging/templates/welcome/test-send", {"customer_id": "c1"}, {404}),
+        ("POST", "/v1/magic-links/exchange", {"token": login_token}, {404}),
+        ("DELETE", "/v1/onsite-blocks/welcome", None, {404}),
+    ]
+    for method, path, body, expected in cases:
+        response = await client.request(method, path, json=body, headers=b)
+        assert response.status_code in expected, (method, path, response.text)
+    # Collections and upserts answer with B's own data only.
+    assert (await client.get("/v1/customers/c1/consents", headers=b)).json() == []
+    withdraw = {"consents": [{"channel": "email", "granted": False}]}
+    assert (
+        await client.put("/v1/customers/c1/consents", json=withdraw, headers=b)
+    ).status_code == 200
+    assert (await client.get("/v1/messaging/templates", headers=b)).json() == []
+    assert (await client.get("/v1/messaging/site", headers=b)).status_code == 404
+    own_site = {"site_url": "https://b.example/"}
+    assert (await client.put("/v1/messaging/site", json=own_site, headers=b)).status_code == 200
+    assert (await client.get("/v1/onsite-blocks", headers=b)).json() == []
+    onsite = (await client.get("/v1/onsite/c1", params={"placement": "home"}, headers=b)).json()
+    assert onsite["block"] is None and onsite["points"]["available"] == 0
+    own_block = {"placement": "home", "html": "B's"}
+    assert (
+        await client.put("/v1/onsite-blocks/welcome", json=own_block, headers=b)
+    ).status_code == 200
+    bounce = {"address": "secret@a.example", "kind": "complaint"}
+    bounced = await client.post("/v1/messaging/bounces", json=bounce, headers=b)
+    assert bounced.status_code == 200 and bounced.json()["profiles_marked"] == 0
+    # A's side is untouched.
+    mine = (await client.get("/v1/customers/c1/consents", headers=a)).json()
+    assert [(c["topic"], c["granted"]) for c in mine] == [("marketing", True)]
+    assert (await client.get("/v1/messaging/templates/welcome", headers=a)).json()["version"] == 1
+    assert (await client.get("/v1/messaging/site", headers=a)).json()["site_url"] == site[
+        "site_url"
+    ]
+    a_onsite = (await client.get("/v1/onsite/c1", params={"placement": "home"}, headers=a)).json()
+    assert a_onsite["block"]["html"] == "A's banner 1000"
+    assert (
+        await contact_address(session, tenant_id=tenant_a, customer_id=c1.id, channel="email")
+        == "secret@a.example"
+    )
+    exchanged = await client.post(
+        "/v1/magic-links/exchange", json={"token": login_token}, headers=a
+    )
+    assert exchanged.status_code == 200 and exchanged.json()["external_id"] == "c1"
+    return {(m, p) for m, p, _, _ in cases} | {
+        ("GET", "/v1/customers/c1/consents"),
+        ("PUT", "/v1/customers/c1/consents"),
+        ("GET", "/v1/messaging/templates"),
+        ("POST", "/v1/messaging/templates"),
+        ("GET", "/v1/messaging/site"),
+        ("PUT", "/v1/messaging/site"),
+        ("GET", "/v1/onsite-blocks"),
+        ("PUT", "/v1/onsite-blocks/welcome"),
+        ("GET", "/v1/onsite/c1"),
+        ("POST", "/v1/messaging/bounces"),
+    }
+
+
+async def _check_delivery_is_per_tenant(client, a, b) -> set[tuple[str, str]]:
+    """A's channels, policy and campaigns are invisible to B and unchanged by B."""
+    smtp = {
+        "adapter": "smtp",
+        "settings": {"host": "smtp.a.example", "password": "a-secret"},
+        "sender": "club@a.example",
+    }
+    assert (
+        await client.put("/v1/messaging/channels/email", json=smtp, headers=a)
+    ).status_code == 200
+    policy = {"per_day": 3, "holdout_bp": 100}
+    assert (await client.put("/v1/messaging/policy", json=policy, headers=a)).status_code == 200
+    campaign = {
+        "key": "welcome",
+        "name": "A's",
+        "definition": {"field": "city", "values": ["Moscow"]},
+        "template_key": "welcome",
+    }
+    assert (await client.post("/v1/campaigns", json=campaign, headers=a)).status_code == 201
+    cases = [
+        ("GET", "/v1/messaging/channels/email", None, {404}),
+        ("GET", "/v1/campaigns/welcome", None, {404}),
+        ("POST", "/v1/campaigns/welcome/start", None, {404}),
+        ("POST", "/v1/campaigns/welcome/pause", None, {404}),
+        ("POST", "/v1/campaigns/welcome/resume", None, {404}),
+        ("POST", "/v1/campaigns/welcome/cancel", None, {404}),
+        ("GET", "/v1/campaigns/welcome/report", None, {404}),
+    ]
+    for method, path, body, expected in cases:
+        response = await client.request(method, path, json=body, headers=b)
+        assert response.status_code in expected, (method, path, response.text)
+        assert "a-secret" not in response.text and "smtp.a.example" not in response.text
+    assert (await client.get("/v1/campaigns", headers=b)).json() == []
+    assert (await client.get("/v1/messaging/policy", headers=b)).json()["per_day"] is None
+    own = {"adapter": "file", "settings": {"path": "/tmp/b.jsonl"}}
+    assert (
+        await client.put("/v1/messaging/channels/email", json=own, headers=b)
+    ).status_code == 200
+    assert (
+        await client.put("/v1/messaging/policy", json={"per_day": 9}, headers=b)
+    ).status_code == 200
+    assert (
+        await client.post("/v1/campaigns", json={**campaign, "name": "B's"}, headers=b)
+    ).status_code == 201
+    mine = (await client.get("/v1/messaging/channels/email", headers=a)).json()
+    assert (mine["adapter"], mine["settings"]["host"]) == ("smtp", "smtp.a.example")
+    assert (await client.get("/v1/messaging/policy", headers=a)).json()["per_day"] == 3
+    assert (await client.get("/v1/campaigns/welcome", headers=a)).json()["name"] == "A's"
+    return {(m, p) for m, p, _, _ in cases} | {
+        ("PUT", "/v1/messaging/channels/email"),
+        ("GET", "/v1/messaging/policy"),
+        ("PUT", "/v1/messaging/policy"),
+        ("GET", "/v1/campaigns"),
+        ("POST", "/v1/campaigns"),
+    }
+
+
+async def _check_journeys_are_per_tenant(client, a, b) -> set[tuple[str, str]]:
+    """A's journey is invisible and untouchable with B's key; B enables its own."""
+    enabled = await client.post(
+        "/v1/journeys/templates/abandoned_cart/enable", json={"key": "welcome"}, headers=a
+    )
+    assert enabled.status_code == 200, enabled.text
+    key = enabled.json()["key"]  # "welcome": the name the route walk gives {key}
+    cases = [
+        ("GET", f"/v1/journeys/{key}", None, {404}),
+        ("POST", f"/v1/journeys/{key}/pause", None, {404}),
+        ("POST", f"/v1/journeys/{key}/resume", None, {404}),
+        ("POST", f"/v1/journeys/{key}/archive", None, {404}),
+        ("GET", f"/v1/journeys/{key}/instances", None, {404}),
+    ]
+    for method, path, body, expected in cases:
+        response = await client.request(method, path, json=body, headers=b)
+        assert response.status_code in expected, (method, path, response.text)
+    assert (await client.get("/v1/journeys", headers=b)).json() == []
+    listed = (await client.get("/v1/journeys/templates", headers=b)).json()
+    assert not any(t["enabled"] for t in listed), "A's enabled template shows as off for B"
+    own = await client.post(
+        "/v1/journeys",
+        json={
+            "key": key,
+            "name": "B's",
+            "definition": {
+                "entry": {"event": "product_viewed"},
+                "start": "end",
+                "steps": {"end": {"type": "exit"}},
+            },
+        },
+        headers=b,
+    )
+    assert own.status_code == 201, "B gets its own journey with the same key"
+    mine = (await client.get(f"/v1/journeys/{key}", headers=a)).json()
+    assert (mine["name"], mine["status"]) == (enabled.json()["name"], "active")
+    return {(m, p) for m, p, _, _ in cases} | {
+        ("GET", "/v1/journeys"),
+        ("POST", "/v1/journeys"),
+        ("GET", "/v1/journeys/templates"),
+        ("POST", "/v1/journeys/templates/api/enable"),  # {name} as the route walk names it
+    }

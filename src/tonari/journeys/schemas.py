@@ -88,7 +88,7 @@ def _entry_kind(value: Any) -> str | None:
             if kind in value:
                 return kind
         return None
-    kinds = {EventEntry: "event", SegmentEntry: "segment", DateEntry: "date"}
+    kinds: dict[type, str] = {EventEntry: "event", SegmentEntry: "segment", DateEntry: "date"}
     return kinds.get(type(value))
 
 
@@ -329,15 +329,21 @@ def parse_definition(document: Any) -> JourneyDefinition:
         raise ValidationFailed(
             f"{place}: {first['msg']}",
             field=place,
-            details={"errors": [{"place": _place(tuple(e["loc"])), "message": e["msg"]}
-                                for e in exc.errors()[:20]]},
+            details={
+                "errors": [
+                    {"place": _place(tuple(e["loc"])), "message": e["msg"]}
+                    for e in exc.errors()[:20]
+                ]
+            },
         ) from None
     check_graph(definition)
-    if isinstance(definition.entry, EventEntry | SegmentEntry):
-        if definition.entry.reentry == "after_days" and definition.entry.reentry_days is None:
-            raise ValidationFailed(
-                "reentry after_days needs reentry_days", field="entry.reentry_days"
-            )
+    entry = definition.entry
+    if (
+        isinstance(entry, EventEntry | SegmentEntry)
+        and entry.reentry == "after_days"
+        and entry.reentry_days is None
+    ):
+        raise ValidationFailed("reentry after_days needs reentry_days", field="entry.reentry_days")
     return definition
 
 

@@ -275,7 +275,8 @@ async def pause_campaign(
 
 _RESPACE = text(
     """
-    UPDATE message_sends m SET not_before = :at + (r.rank - 1) * CAST(:spacing AS interval)
+    UPDATE message_sends m
+    SET not_before = CAST(:at AS timestamptz) + (r.rank - 1) * CAST(:spacing AS interval)
     FROM (SELECT id, row_number() OVER (ORDER BY not_before, id) AS rank
           FROM message_sends WHERE campaign_id = :campaign AND status = 'queued') AS r
     WHERE m.id = r.id

@@ -15,6 +15,8 @@ The rules (docs/messaging.md, "Consents and unsubscribe"):
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,7 +36,7 @@ from tonari.models.customers import Customer
 # Where a device's push address lives: the app / site stores it as a customer attribute.
 PUSH_TOKEN_ATTRIBUTE = "push_token"
 WEB_PUSH_ATTRIBUTE = "web_push_subscription"
-MAX_TOPIC_LENGTH = 64
+TOPIC = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 
 
 def check_channel(channel: str) -> str:
@@ -46,12 +48,10 @@ def check_channel(channel: str) -> str:
 
 
 def check_topic(topic: str) -> str:
-    if (
-        not topic
-        or len(topic) > MAX_TOPIC_LENGTH
-        or not topic.replace("_", "").replace("-", "").replace(".", "").isalnum()
-    ):
-        raise ValidationFailed("a topic is 1-64 letters, digits, '_', '-' or '.'", field="topic")
+    if not TOPIC.match(topic):
+        raise ValidationFailed(
+            "a topic is 1-64 lowercase letters, digits, '_', '-' or '.'", field="topic"
+        )
     return topic
 
 
@@ -167,8 +167,6 @@ async def contact_address(
     attribute = PUSH_TOKEN_ATTRIBUTE if channel == "push" else WEB_PUSH_ATTRIBUTE
     value = (customer.attributes or {}).get(attribute)
     if isinstance(value, dict):
-        import json
-
         return json.dumps(value, separators=(",", ":"))
     return str(value) if value else None
 

@@ -221,9 +221,11 @@ _DEFER = text(
     "UPDATE message_sends SET status = 'queued', reason = 'deferred', not_before = :until, "
     "claimed_until = NULL WHERE id = :id"
 )
+# The lease starts again at the decision: the send that follows gets a whole lease, however
+# long the message waited in its batch.
 _DECIDED = text(
     "UPDATE message_sends SET control_group = 'treated', decided_at = :at, "
-    "attempts = attempts + 1, reason = NULL WHERE id = :id"
+    "attempts = attempts + 1, reason = NULL, claimed_until = :lease WHERE id = :id"
 )
 _SENT = text(
     "UPDATE message_sends SET status = 'sent', reason = 'sent', provider_message_id = :provider, "
@@ -272,6 +274,7 @@ class Dispatcher:
         base_url: str | None,
         concurrency: int,
         max_attempts: int,
+        lease_seconds: float,
         channel_factory: ChannelFactory,
         on_progress: ProgressCallback | None,
     ) -> None:
@@ -280,6 +283,7 @@ class Dispatcher:
         self.base_url = base_url
         self.concurrency = concurrency
         self.max_attempts = max_attempts
+        self.lease_seconds = lease_seconds
         self.channel_factory = channel_factory
         self.on_progress = on_progress
         self.report = DispatchReport()
@@ -521,7 +525,8 @@ class Dispatcher:
                     base_url=self.base_url,
                     secret=self._secret,
                 )
-            await session.execute(_DECIDED, {"id": message.id, "at": at})
+            lease = self.now() + timedelta(seconds=self.lease_seconds)
+            await session.execute(_DECIDED, {"id": message.id, "at": at, "lease": lease})
         return _Ready(
             message,
             OutgoingMessage(
@@ -595,16 +600,17 @@ async def dispatch_due_messages(
     """
     settings = get_settings()
     started = time.monotonic()
+    lease = lease_seconds if lease_seconds is not None else settings.messaging_lease_seconds
     dispatcher = Dispatcher(
         database,
         at=at,
         base_url=base_url or default_base_url(),
         concurrency=concurrency or settings.messaging_concurrency,
         max_attempts=max_attempts or settings.messaging_max_attempts,
+        lease_seconds=lease,
         channel_factory=channel_factory or _default_channel_factory,
         on_progress=on_progress,
     )
-    lease = lease_seconds if lease_seconds is not None else settings.messaging_lease_seconds
     if isinstance(database, SessionTransactions):
         dispatcher.concurrency = 1
     while True:

@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tonari.customers.schemas import CustomerReference
+from tonari.customers.schemas import Balances, CustomerReference
 from tonari.customers.service import customer_balances
 from tonari.kit.errors import NotFound
 from tonari.models.catalog import Product
@@ -222,7 +223,16 @@ async def customer_context(
     if customer is None:
         raise NotFound(f"no customer {customer_id}", field="customer_id", code="unknown_customer")
     _, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
-    balances = await customer_balances(session, tenant_id=tenant_id, customer_id=customer.id, at=at)
+    try:
+        balances = await customer_balances(
+            session, tenant_id=tenant_id, customer_id=customer.id, at=at
+        )
+    except NoResultFound:
+        # A profile made outside the customer API (an import, identity) may have no account
+        # yet: it simply has no points.
+        balances = Balances(
+            pending=0, available=0, reserved=0, expiring_soon=0, expiring_within_days=30, debt=0
+        )
     tier = programme.tier(customer.tier_code)
     name = " ".join(part for part in (customer.first_name, customer.last_name) if part)
     return {

@@ -28,6 +28,7 @@ from tonari.messaging.template_context import (
     KNOWN_VARIABLES,
     QUEUED_VARIABLES,
     customer_context,
+    money_text,
 )
 from tonari.messaging.tracking import add_open_pixel, rewrite_links
 from tonari.models.messaging import MessageTemplate
@@ -40,8 +41,7 @@ _plain_env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 
 def _money(amount: Any, currency: str = "") -> str:
-    from tonari.messaging.template_context import money_text
-
+    """``{{ 150000 | money("RUB") }}`` → ``1500.00 RUB``."""
     return money_text(int(amount), currency).strip()
 
 
@@ -68,8 +68,11 @@ def check_template_part(part: str, source: str | None) -> None:
         return
     if len(source) > MAX_PART_LENGTH:
         raise ValidationFailed(f"{part} is longer than {MAX_PART_LENGTH} characters", field=part)
+    env = _env_for(part)
     try:
-        tree = _env_for(part).parse(source)
+        tree = env.parse(source)
+        # Compiling finds what parsing does not: unknown filters and tests.
+        env.compile(tree)
     except TemplateSyntaxError as exc:
         raise ValidationFailed(
             f"{part}, line {exc.lineno}: {exc.message}",
@@ -77,6 +80,14 @@ def check_template_part(part: str, source: str | None) -> None:
             code="template_syntax",
             details={"line": exc.lineno},
         ) from None
+    for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        # There is no template loader: a message is one self-contained template.
+        raise ValidationFailed(
+            f"{part}, line {node.lineno}: templates cannot extend, include or import others",
+            field=part,
+            code="template_syntax",
+            details={"line": node.lineno},
+        )
     unknown = meta.find_undeclared_variables(tree) - KNOWN_VARIABLES
     if unknown:
         first = min(

@@ -94,10 +94,17 @@ _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"']+)\2""", re
 def rewrite_links(
     html: str, *, base_url: str, tenant_id: int, customer_id: int, send_id: int | None
 ) -> str:
-    """Point every http(s) anchor at the click redirect; mailto:, tel: and # links stay."""
+    """Point every http(s) anchor at the click redirect; mailto:, tel: and # links stay.
+
+    Tonari's own links (unsubscribe, magic link) stay direct too: an unsubscribe is not
+    engagement, and the one-click link must work without a detour.
+    """
+    own = base_url.rstrip("/") + "/"
 
     def replace(match: re.Match[str]) -> str:
         target = match.group(3).replace("&amp;", "&")
+        if target.startswith(own):
+            return match.group(0)
         tracked = click_url(
             base_url=base_url,
             tenant_id=tenant_id,

@@ -109,9 +109,7 @@ class JourneyStepLog(TenantScoped, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     journey_id: Mapped[int] = mapped_column(BigInteger)
-    instance_id: Mapped[int] = mapped_column(
-        ForeignKey("journey_instances.id", ondelete="CASCADE")
-    )
+    instance_id: Mapped[int] = mapped_column(ForeignKey("journey_instances.id", ondelete="CASCADE"))
     step_key: Mapped[str] = mapped_column(String(80))
     outcome: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime]

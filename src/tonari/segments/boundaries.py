@@ -193,7 +193,9 @@ async def schedule_boundaries(
             Customer.erased_at.is_(None),
             *customer_filter(customer_ids, id_range),
         )
-        .subquery("due")
+        .cte("due")
+        # Computed once per customer: inlined, the filter below would compute it twice.
+        .prefix_with("MATERIALIZED")
     )
     await session.execute(delete(SegmentBoundary).where(*scope))
     await session.execute(

@@ -286,7 +286,7 @@ def _wishlist(c: s.WishlistContains, ctx: Context) -> ColumnElement[bool]:
         items.append(added.c.payload["category"].astext.in_(c.categories))
     taken_out = exists().where(
         removed.c.tenant_id == ctx.tenant_id,
-        removed.c.customer_id == Customer.id,
+        removed.c.customer_id == added.c.customer_id,
         removed.c.event_type == "wishlist_removed",
         removed.c.entity_id == added.c.entity_id,
         removed.c.occurred_at >= added.c.occurred_at,

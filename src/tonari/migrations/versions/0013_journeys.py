@@ -20,7 +20,7 @@ _NOW = sa.text("now()")
 _EMPTY = sa.text("'{}'::jsonb")
 
 
-def _tenant() -> list[sa.SchemaItem]:
+def _tenant() -> list[sa.Column[int]]:
     return [sa.Column("tenant_id", sa.BigInteger(), nullable=False)]
 
 
@@ -52,9 +52,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journeys")),
         sa.UniqueConstraint("tenant_id", "key", name=op.f("uq_journeys_tenant_id_key")),
     )
-    op.create_index(
-        "ix_journeys_tenant_entry", "journeys", ["tenant_id", "entry_kind", "status"]
-    )
+    op.create_index("ix_journeys_tenant_entry", "journeys", ["tenant_id", "entry_kind", "status"])
     op.create_table(
         "journey_instances",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
