@@ -40,6 +40,8 @@ BENCHMARKS = (
     "simulator",
     "events",
     "segments",
+    "sending",
+    "journeys",
     "febrl",
     "identity",
 )
@@ -455,6 +457,26 @@ async def bench_segment_rows(plan: Plan, database: BenchDatabase) -> list[Result
     )
 
 
+async def bench_sending_rows(plan: Plan, database: BenchDatabase) -> list[Result]:
+    from bench.bench_sending import bench_sending, sending_results
+
+    return sending_results(
+        await bench_sending(
+            database.url,
+            messages=200 if plan.quick else 5_000,
+            processes=1 if plan.quick else 2,
+        )
+    )
+
+
+async def bench_journey_rows(plan: Plan, database: BenchDatabase) -> list[Result]:
+    from bench.bench_journeys import bench_journeys, journeys_results
+
+    return journeys_results(
+        await bench_journeys(database.url, carts=2_000 if plan.quick else 100_000)
+    )
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -549,6 +571,14 @@ async def run(
             started = time.perf_counter()
             results += await bench_segment_rows(plan, database)
             console.print(f"  segments done in {time.perf_counter() - started:.1f} s")
+        if "sending" in selected:
+            started = time.perf_counter()
+            results += await bench_sending_rows(plan, database)
+            console.print(f"  sending done in {time.perf_counter() - started:.1f} s")
+        if "journeys" in selected:
+            started = time.perf_counter()
+            results += await bench_journey_rows(plan, database)
+            console.print(f"  journeys done in {time.perf_counter() - started:.1f} s")
     _identity_benchmarks(plan, selected, console)
     context["finished_at"] = datetime.now(UTC).isoformat()
     context["load_average_at_end"] = os.getloadavg()

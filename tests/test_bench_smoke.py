@@ -175,3 +175,26 @@ async def test_bench_segments_runs_tiny(database_url: str) -> None:
     rows = segments_results(outcome)
     assert all(row.ratio is not None for row in rows)
     render_table(rows)
+
+
+async def test_bench_sending_runs_tiny(database_url: str) -> None:
+    from bench.bench_sending import bench_sending, sending_results
+
+    outcome = await bench_sending(database_url, messages=20, processes=1)
+    assert outcome["sent"] == 20, "every queued message went through the whole pipeline"
+    assert outcome["pipeline_per_s"] > 0 and outcome["bare_per_s"] > 0
+    rows = sending_results(outcome)
+    assert all(row.ratio is not None for row in rows)
+    render_table(rows)
+
+
+async def test_bench_journeys_runs_tiny(database_url: str) -> None:
+    from bench.bench_journeys import bench_journeys, journeys_results
+
+    outcome = await bench_journeys(database_url, carts=50)
+    assert outcome["advanced"] >= 50
+    assert outcome["reminders_queued"] == 50, "every timed-out cart got its reminder, once"
+    assert outcome["waiting_again"] == 50
+    rows = journeys_results(outcome)
+    assert all(row.ratio is not None for row in rows)
+    render_table(rows)

@@ -19,7 +19,7 @@ from tests.journeys.support import (
     text_of,
     tick,
 )
-from tests.messaging.smtp_sink import smtp_sink  # noqa: F401  (fixture)
+from tests.messaging.smtp_sink import smtp_sink_fixture  # noqa: F401  (the smtp_sink fixture)
 from tonari.ledger.jobs import expire_batch
 from tonari.ledger.temporary import held_for_other_carts
 from tonari.models.ledger import PointLot
@@ -32,7 +32,12 @@ async def _cart_left(client, session, tenant, smtp_sink) -> None:
     await subscriber(session, tenant, "anna", email_address="anna@mail.example")
     await enable(client, tenant, "abandoned_cart")
     await post_event(
-        client, tenant, event_type="cart_updated", customer="anna", entity_id=CART, at=T0,
+        client,
+        tenant,
+        event_type="cart_updated",
+        customer="anna",
+        entity_id=CART,
+        at=T0,
         payload={"items": [{"product_id": "NN-ST34HMZPE", "quantity": 1}]},
     )
     await react(session, T0)
@@ -73,7 +78,11 @@ async def test_an_unbought_cart_gets_a_reminder_then_temporary_points_that_burn(
     await _cart_left(client, session, tenant, smtp_sink)
     # Another cart update of the same cart is the same instance.
     await post_event(
-        client, tenant, event_type="cart_updated", customer="anna", entity_id=CART,
+        client,
+        tenant,
+        event_type="cart_updated",
+        customer="anna",
+        entity_id=CART,
         at=T0 + timedelta(minutes=10),
     )
     await react(session, T0 + timedelta(minutes=10))
@@ -96,17 +105,24 @@ async def test_an_unbought_cart_gets_a_reminder_then_temporary_points_that_burn(
     assert points_letter["Subject"] == "500 extra points for your cart"
     body = text_of(points_letter)
     assert "burn after 3 days, on 2026-03-14" in body
-    lot = await session.scalar(select(PointLot).where(PointLot.tenant_id == tenant.id,
-                                                      PointLot.source == "temporary"))
+    lot = await session.scalar(
+        select(PointLot).where(PointLot.tenant_id == tenant.id, PointLot.source == "temporary")
+    )
     assert (lot.amount, lot.remaining, lot.reserved_for_order_ref) == (500, 500, CART)
     customer_id = lot.customer_id
     # Usable for this cart only: held for any other cart.
-    assert await held_for_other_carts(
-        session, tenant_id=tenant.id, customer_id=customer_id, cart_ref="another-cart"
-    ) == 500
-    assert await held_for_other_carts(
-        session, tenant_id=tenant.id, customer_id=customer_id, cart_ref=CART
-    ) == 0
+    assert (
+        await held_for_other_carts(
+            session, tenant_id=tenant.id, customer_id=customer_id, cart_ref="another-cart"
+        )
+        == 500
+    )
+    assert (
+        await held_for_other_carts(
+            session, tenant_id=tenant.id, customer_id=customer_id, cart_ref=CART
+        )
+        == 0
+    )
     # Retried ticks and deliveries never send or grant twice.
     assert await tick(session, at) == 0
     await deliver(session, at + timedelta(minutes=5))

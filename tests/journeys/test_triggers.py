@@ -20,7 +20,7 @@ from tests.journeys.support import (
     text_of,
     tick,
 )
-from tests.messaging.smtp_sink import smtp_sink  # noqa: F401  (fixture)
+from tests.messaging.smtp_sink import smtp_sink_fixture  # noqa: F401  (the smtp_sink fixture)
 from tonari.models.customers import Customer
 
 
@@ -30,7 +30,10 @@ async def _setup(client, session, tenant, sink, template: str, *people: str) -> 
     ids = {}
     for person in people:
         ids[person] = await subscriber(
-            session, tenant, person, email_address=f"{person}@mail.example",
+            session,
+            tenant,
+            person,
+            email_address=f"{person}@mail.example",
             first_name=person.capitalize(),
         )
     return ids
@@ -50,8 +53,12 @@ async def test_abandoned_product_view_reminds_once(client, session, tenant, smtp
     await _setup(client, session, tenant, smtp_sink, "abandoned_view", "anna")
     for minutes in (0, 5):  # viewed twice: one instance for the product
         await post_event(
-            client, tenant, event_type="product_viewed", customer="anna",
-            entity_id="DC-S5", at=T0 + timedelta(minutes=minutes),
+            client,
+            tenant,
+            event_type="product_viewed",
+            customer="anna",
+            entity_id="DC-S5",
+            at=T0 + timedelta(minutes=minutes),
         )
     await react(session, T0 + timedelta(minutes=5))
     await _send_all(session, T0 + timedelta(hours=2))
@@ -73,7 +80,11 @@ async def test_putting_the_product_in_the_cart_cancels_the_view_reminder(
         client, tenant, event_type="product_viewed", customer="anna", entity_id="DC-S5", at=T0
     )
     await post_event(
-        client, tenant, event_type="added_to_cart", customer="anna", entity_id="DC-S5",
+        client,
+        tenant,
+        event_type="added_to_cart",
+        customer="anna",
+        entity_id="DC-S5",
         at=T0 + timedelta(minutes=30),
     )
     await react(session, T0 + timedelta(minutes=30))
@@ -87,7 +98,10 @@ async def test_points_expiry_reminder_seven_days_ahead(client, session, tenant, 
     grant = await client.post(
         "/v1/customers/anna/adjustments",
         json={
-            "direction": "grant", "points": 1_200, "reason": "gift", "idempotency_key": "g1",
+            "direction": "grant",
+            "points": 1_200,
+            "reason": "gift",
+            "idempotency_key": "g1",
             "expires_at": (T0 + timedelta(days=7)).isoformat(),
         },
         headers=tenant.headers,
@@ -115,8 +129,12 @@ async def test_welcome_chain_lists_points_per_profile_section(
     assert welcome["Subject"] == "Welcome to the club, Anna"
     body = text_of(welcome)
     assert "earn up to 800 points" in body
-    for line in ("contacts: 100 points", "family: 200 points", "interests: 200 points",
-                 "kitchen: 300 points"):
+    for line in (
+        "contacts: 100 points",
+        "family: 200 points",
+        "interests: 200 points",
+        "kitchen: 300 points",
+    ):
         assert line in body
     # Three days later at 10:00 Moscow time (07:00 UTC): the reminder.
     await _send_all(session, T0 + timedelta(days=2, hours=20))
@@ -229,10 +247,18 @@ async def test_wishlist_kitchen_sale_and_photo_gear_with_a_promo_code(
         "/v1/products",
         json={
             "products": [
-                {"product_id": "NN-ST34HMZPE", "name": "Microwave oven NN-ST34H",
-                 "price": 899_000, "category": "kitchen"},
-                {"product_id": "DMW-BLK22", "name": "Battery DMW-BLK22",
-                 "price": 699_000, "category": "photo"},
+                {
+                    "product_id": "NN-ST34HMZPE",
+                    "name": "Microwave oven NN-ST34H",
+                    "price": 899_000,
+                    "category": "kitchen",
+                },
+                {
+                    "product_id": "DMW-BLK22",
+                    "name": "Battery DMW-BLK22",
+                    "price": 699_000,
+                    "category": "photo",
+                },
             ]
         },
         headers=tenant.headers,
@@ -244,10 +270,24 @@ async def test_wishlist_kitchen_sale_and_photo_gear_with_a_promo_code(
         headers=tenant.headers,
     )
     assert pool.status_code == 201, pool.text
-    await post_event(client, tenant, event_type="wishlist_added", customer="anna",
-                     entity_id="NN-ST34HMZPE", at=T0, payload={"product_id": "NN-ST34HMZPE"})
-    await post_event(client, tenant, event_type="wishlist_added", customer="oleg",
-                     entity_id="DMW-BLK22", at=T0, payload={"product_id": "DMW-BLK22"})
+    await post_event(
+        client,
+        tenant,
+        event_type="wishlist_added",
+        customer="anna",
+        entity_id="NN-ST34HMZPE",
+        at=T0,
+        payload={"product_id": "NN-ST34HMZPE"},
+    )
+    await post_event(
+        client,
+        tenant,
+        event_type="wishlist_added",
+        customer="oleg",
+        entity_id="DMW-BLK22",
+        at=T0,
+        payload={"product_id": "DMW-BLK22"},
+    )
     await react(session, T0)
     await deliver(session, T0)
     smtp_sink.wait_for(2)
@@ -267,9 +307,7 @@ async def test_news_digest_weekly_for_customers_with_interests(
 ) -> None:
     ids = await _setup(client, session, tenant, smtp_sink, "news_digest", "anna", "oleg")
     await session.execute(
-        update(Customer)
-        .where(Customer.id == ids["anna"])
-        .values(attributes={"interests": "photo"})
+        update(Customer).where(Customer.id == ids["anna"]).values(attributes={"interests": "photo"})
     )
     await react(session, T0)
     # Six days, then 10:00 Moscow (07:00 UTC) on the 17th; again a week later.

@@ -133,3 +133,56 @@ async def test_campaign_api_create_start_progress_and_errors(client, session, te
     assert cancelled.json()["progress"]["skipped_by_reason"] == {"cancelled": 3}
     listed = await client.get("/v1/campaigns", headers=h)
     assert [c["key"] for c in listed.json()] == ["photo", "x"]
+
+
+def test_operator_runs_a_campaign_from_the_cli(database_url: str, committed_tenant) -> None:
+    import asyncio
+
+    from tests.cli.test_cli import tonari
+    from tests.messaging.smtp_sink import SmtpSink
+    from tonari.db import Database
+
+    sink = SmtpSink().start()
+
+    async def prepare() -> None:
+        db = Database(database_url, pool_size=1, max_overflow=0)
+        at = utcnow()
+        try:
+            async with db.transaction() as session:
+                await send_email_to(sink, session, tenant_id=committed_tenant.id, at=at)
+                await make_email_template(session, tenant_id=committed_tenant.id, key="tv", at=at)
+                for n in range(3):
+                    await make_subscriber(
+                        session,
+                        tenant_id=committed_tenant.id,
+                        external_id=f"tv{n}",
+                        at=at,
+                        city="Omsk",
+                    )
+        finally:
+            await db.dispose()
+
+    slug = committed_tenant.slug
+    try:
+        asyncio.run(prepare())
+        definition = '{"field": "city", "values": ["Omsk"]}'
+        created = tonari(
+            database_url, "campaign", "create", "-t", slug, "tv", "--template", "tv",
+            "--definition", definition, "--rate", "6000",
+        )  # fmt: skip
+        assert created.returncode == 0, created.stderr
+        bad = tonari(database_url, "campaign", "create", "-t", slug, "x", "--template", "tv",
+                     "--definition", '{"field": "city"}')  # fmt: skip
+        assert bad.returncode == 2 and "definition" in bad.stderr
+        started = tonari(database_url, "campaign", "start", "-t", slug, "tv")
+        assert started.returncode == 0 and "running (audience 3)" in started.stdout
+        dispatched = tonari(database_url, "messages", "dispatch")
+        assert dispatched.returncode == 0, dispatched.stderr
+        progress = tonari(database_url, "campaign", "progress", "-t", slug, "tv")
+        assert progress.returncode == 0 and "3/3" in progress.stdout, progress.stdout
+        report = tonari(database_url, "campaign", "report", "-t", slug, "tv")
+        assert report.returncode == 0 and "treated" in report.stdout, report.stderr
+        sink.wait_for(3)
+        assert sorted(sink.recipients()) == [f"tv{n}@mail.example" for n in range(3)]
+    finally:
+        sink.stop()

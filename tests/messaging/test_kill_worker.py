@@ -80,9 +80,7 @@ def test_killed_worker_mid_campaign_sends_everyone_exactly_once(
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE test_dispatch_ready (worker text)")
     try:
-        began = time.monotonic()
         campaign_id = asyncio.run(_prepare(database_url, committed_tenant.id, sink))
-        print("prepared in", time.monotonic() - began)
         victim = _start(database_url, "victim", campaign_id, 2)
         survivor = _start(database_url, "survivor", campaign_id, 2)
         deadline = time.monotonic() + 120
@@ -95,7 +93,6 @@ def test_killed_worker_mid_campaign_sends_everyone_exactly_once(
         assert received_at_kill < AUDIENCE, "the kill must land mid-campaign"
         restarted = _start(database_url, "restarted", campaign_id, 2)
         reports = [_finish(survivor), _finish(restarted)]
-        print("done in", time.monotonic() - began, received_at_kill, reports)
         with psycopg.connect(dsn, autocommit=True) as conn:
             ledger = conn.execute(
                 "SELECT c.email, m.status FROM message_sends m JOIN customers c "

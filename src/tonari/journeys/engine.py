@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.journeys import schemas as s
@@ -25,6 +26,7 @@ from tonari.models.base import table_of
 from tonari.models.customers import Customer
 from tonari.models.journeys import Journey, JourneyInstance, JourneyStepLog
 from tonari.models.ledger import LedgerEntry
+from tonari.models.messaging import MessageSend
 from tonari.programs.schemas import Programme
 
 # A definition passes check_graph (no loop without a wait), so this only guards the worker
@@ -52,6 +54,8 @@ class RunContext:
     programmes: dict[int, Programme] = field(default_factory=dict)
     zones: dict[int, str | None] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
+    # Send-ledger rows of the batch, written together by flush_log (one round trip).
+    sends: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -156,8 +160,11 @@ async def _send(
     step_id: str,
     step: s.SendStep,
 ) -> str:
-    from tonari.messaging.queue import queue_message
+    """The send-ledger row of this step, as ``queue_message`` writes it, kept for the batch.
 
+    The row's unique key (instance, step, channel) is what makes the message go once; rows
+    are inserted together at the end of the batch, in the same transaction as the step.
+    """
     context = message_context(journey, instance)
     if "profile_sections" in step.include:
         programme = await programme_of(session, ctx, instance.tenant_id)
@@ -169,22 +176,26 @@ async def _send(
         ]
         context["data"]["profile_sections"] = sections
         context["data"]["profile_points_total"] = sum(p["points"] for p in sections)
-    queued = await queue_message(
-        session,
-        tenant_id=instance.tenant_id,
-        customer_id=instance.customer_id,
-        channel=step.channel,
-        template_key=step.template,
-        at=ctx.at,
-        priority=journey.priority if step.priority is None else step.priority,
-        quiet_hours=journey.quiet_hours,
-        holdout_bp=journey.holdout_bp,
-        journey_id=journey.id,
-        journey_instance_id=instance.id,
-        step_key=effect_key(instance, step_id),
-        context=context,
+    ctx.sends.append(
+        {
+            "tenant_id": instance.tenant_id,
+            "customer_id": instance.customer_id,
+            "channel": step.channel,
+            "template_key": step.template,
+            "topic": "marketing",
+            "transactional": False,
+            "priority": journey.priority if step.priority is None else step.priority,
+            "quiet_hours": journey.quiet_hours,
+            "holdout_bp": journey.holdout_bp,
+            "journey_id": journey.id,
+            "journey_instance_id": instance.id,
+            "step_key": effect_key(instance, step_id),
+            "context": context,
+            "not_before": ctx.at,
+            "created_at": ctx.at,
+        }
     )
-    return "queued" if queued is not None else "already_queued"
+    return "queued"
 
 
 async def _grant_points(
@@ -357,11 +368,18 @@ async def run_step(
         name = branch.name or f"branch_{index}"
         _remember(instance, branches={**instance.state.get("branches", {}), step_id: name})
         return Position(next=branch.next), name
+    if isinstance(step, s.SendStep):
+        # No savepoint: queue_message checks its arguments before it writes its one row, and
+        # a savepoint per message would cost two more round trips on the hottest step.
+        try:
+            outcome = await _send(session, ctx, row, instance, step_id, step)
+        except TonariError as exc:
+            _remember(instance, error={"step": step_id, "code": exc.code, "message": exc.message})
+            return Position(finish="exited"), f"failed:{exc.code}"[:40]
+        return Position(next=step.next), outcome
     try:
         async with session.begin_nested():
-            if isinstance(step, s.SendStep):
-                outcome = await _send(session, ctx, row, instance, step_id, step)
-            elif isinstance(step, s.GrantPointsStep):
+            if isinstance(step, s.GrantPointsStep):
                 outcome = await _grant_points(session, ctx, row, instance, step_id, step)
             elif isinstance(step, s.GrantTemporaryPointsStep):
                 outcome = await _grant_temporary(session, ctx, row, instance, step_id, step)
@@ -463,11 +481,16 @@ def after_event(journey: LoadedJourney, instance: JourneyInstance) -> tuple[str 
 
 
 async def flush_log(session: AsyncSession, ctx: RunContext) -> None:
-    """The step log of the batch in one statement."""
+    """The batch's queued messages and step log, one statement each."""
+    from tonari.messaging.queue import notify_dispatcher
+
+    await session.flush()
+    if ctx.sends:
+        await session.execute(pg_insert(table_of(MessageSend)).on_conflict_do_nothing(), ctx.sends)
+        ctx.sends.clear()
+        await notify_dispatcher(session)
     if ctx.log:
-        await session.flush()
-        rows = [{**row, "instance_id": row["instance_id"]} for row in ctx.log]
-        await session.execute(insert(table_of(JourneyStepLog)), rows)
+        await session.execute(insert(table_of(JourneyStepLog)), ctx.log)
         ctx.log.clear()
 
 

@@ -32,12 +32,12 @@ from tonari.segments import schemas as s
 from tonari.segments.compiler import (
     EMAIL_EVENTS,
     Context,
-    customer_filter,
     days,
     events_in_window,
     expiring_lots,
     last_activity,
     last_cart_event,
+    live_customers,
     local_midnight,
     next_birthday,
     orders_in_window,
@@ -170,15 +170,20 @@ async def schedule_boundaries(
     customer_ids: Sequence[int] | None = None,
     id_range: tuple[int, int] | None = None,
 ) -> None:
-    """Replace these customers' boundaries of ``segment`` with their next instants."""
+    """Replace these customers' boundaries of ``segment`` with their next instants.
+
+    A separate statement from the membership query on purpose: computed together in one
+    select list, the planner loses the WHERE-clause short cuts of the predicate (measured
+    4× slower on 20,000 customers).
+    """
     instant = next_change(node, ctx)
     scope = [SegmentBoundary.segment_id == segment.id]
     if customer_ids is not None:
         scope.append(SegmentBoundary.customer_id.in_(list(customer_ids)))
     if id_range is not None:
         scope.append(SegmentBoundary.customer_id.between(*id_range))
+    await session.execute(delete(SegmentBoundary).where(*scope))
     if instant is None:
-        await session.execute(delete(SegmentBoundary).where(*scope))
         return
     due = (
         select(
@@ -187,17 +192,11 @@ async def schedule_boundaries(
             Customer.id.label("customer_id"),
             instant.label("due_at"),
         )
-        .where(
-            Customer.tenant_id == ctx.tenant_id,
-            Customer.merged_into_id.is_(None),
-            Customer.erased_at.is_(None),
-            *customer_filter(customer_ids, id_range),
-        )
+        .where(*live_customers(ctx, customer_ids, id_range))
         .cte("due")
         # Computed once per customer: inlined, the filter below would compute it twice.
         .prefix_with("MATERIALIZED")
     )
-    await session.execute(delete(SegmentBoundary).where(*scope))
     await session.execute(
         insert(SegmentBoundary)
         .from_select(

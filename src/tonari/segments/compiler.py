@@ -439,6 +439,15 @@ def customer_filter(
     return where
 
 
+def live_customers(
+    ctx: Context,
+    customer_ids: Sequence[int] | None = None,
+    id_range: tuple[int, int] | None = None,
+) -> list[ColumnElement[bool]]:
+    """The tenant's live profiles, optionally only some of them."""
+    return [*_live(ctx), *customer_filter(customer_ids, id_range)]
+
+
 def compile_segment(
     node: s.Node,
     *,

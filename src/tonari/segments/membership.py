@@ -31,7 +31,7 @@ ENTERED = "segment.entered"
 EXITED = "segment.exited"
 
 
-def _place(location: Sequence[Any], prefix: str) -> str:
+def place_of(location: Sequence[Any], prefix: str) -> str:
     """The place in the marketer's tree, without Pydantic's branch tags.
 
     A node's location starts with its tag (all / any / not / condition); a condition's tag
@@ -65,7 +65,7 @@ def parse_definition(definition: Any, *, field: str = "definition") -> s.Node:
         return s.NODE_ADAPTER.validate_python(definition)
     except ValidationError as exc:
         errors = [
-            {"field": _place(error["loc"], field), "message": error["msg"]}
+            {"field": place_of(error["loc"], field), "message": error["msg"]}
             for error in exc.errors()
         ]
         first = errors[0]

@@ -343,7 +343,7 @@ def _node_kind(value: Any) -> str | None:
             if group in value:
                 return group
         return "condition"
-    kinds = {AllGroup: "all", AnyGroup: "any", NotGroup: "not"}
+    kinds: dict[type[BaseModel], str] = {AllGroup: "all", AnyGroup: "any", NotGroup: "not"}
     return kinds.get(type(value), "condition" if isinstance(value, Condition) else None)
 
 

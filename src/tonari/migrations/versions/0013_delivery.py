@@ -7,6 +7,8 @@ Create Date: 2026-12-03 07:00:00
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -17,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 
-def _tenant_column(table: str) -> list[sa.SchemaItem]:
+def _tenant_column(table: str) -> list[Any]:
     return [
         sa.Column("tenant_id", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
