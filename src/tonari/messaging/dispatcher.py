@@ -266,6 +266,29 @@ def _in_holdout(message: ClaimedMessage, delivery: TenantDelivery) -> bool:
     )
 
 
+async def _marketing_consented(session: AsyncSession, message: ClaimedMessage) -> bool:
+    """``may_contact`` for a customer whose address is already known to be usable."""
+    from tonari.messaging.consents import marketing_allowed
+    from tonari.models.consents import ALL_MARKETING
+
+    rows = await session.execute(
+        _CONSENTS,
+        {
+            "tenant": message.tenant_id,
+            "customer": message.customer_id,
+            "channel": message.channel,
+            "topics": [message.topic, ALL_MARKETING],
+        },
+    )
+    return marketing_allowed({t: (g, c) for t, g, c in rows}, message.topic)
+
+
+_CONSENTS = text(
+    "SELECT topic, granted, changed_at FROM consents WHERE tenant_id = :tenant "
+    "AND customer_id = :customer AND channel = :channel AND topic = ANY(:topics)"
+)
+
+
 class Dispatcher:
     """One dispatch run: tenant configuration cached, channels opened per lane."""
 
@@ -438,11 +461,7 @@ class Dispatcher:
         self.report.retried += 1
 
     async def _decide(self, message: ClaimedMessage) -> _Ready | None:
-        from tonari.messaging.consents import (
-            contact_address,
-            may_contact,
-            unsubscribe_headers,
-        )
+        from tonari.messaging.consents import contact_address, unsubscribe_headers
         from tonari.messaging.templates import render_message
 
         at = self.now()
@@ -476,14 +495,9 @@ class Dispatcher:
             if address is None:
                 await self._finish_in(session, message, "skipped", "no_address", None)
                 return None
-            # Transactional mail needs only the address, which we have.
-            consented = message.transactional or await may_contact(
-                session,
-                channel=message.channel,
-                topic=message.topic,
-                transactional=False,
-                **ids,
-            )
+            # Transactional mail needs only the address, which we have; marketing also needs
+            # the consent rule (may_contact's, without reading the customer a second time).
+            consented = message.transactional or await _marketing_consented(session, message)
             zone = zone_row.zone or delivery.zone
             counts = SentCounts()
             if not message.transactional:
