@@ -20,7 +20,8 @@ adds throughput and a worker killed at any moment loses nothing:
   ledger decided (holdout, consent, caps, quiet hours) and sent, for up to one tick.
 * ``tonari.segments.boundaries`` (every minute): segment memberships that change with time
   alone, for the customers whose scheduled instant has come.
-* ``tonari.jobs.cleanup`` (hourly): forget finished jobs older than a day and fail jobs left
+* ``tonari.jobs.cleanup`` (hourly): forget finished jobs older than a day and used magic-link
+  login tokens past their expiry, and fail jobs left
   ``doing`` by workers that died (periodic work is re-deferred anyway, so nothing is lost).
 """
 
@@ -274,6 +275,10 @@ def create_worker_app(url: str, *, settings: Settings | None = None) -> procrast
             include_cancelled=True,
             include_aborted=True,
         )
+        from tonari.messaging.magic_links import forget_expired_login_tokens
+
+        async with _database(context).transaction() as session:
+            await forget_expired_login_tokens(session, at=utcnow())
 
     return app
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from tests.journeys.support import T0, instances, sends, subscriber, tick
+from tests.messaging.smtp_sink import smtp_sink_fixture  # noqa: F401  (the smtp_sink fixture)
 from tonari.journeys.engine import RunContext, branch_for, run_step
 from tonari.journeys.reactions import react_to_reactions
 from tonari.journeys.runner import load
@@ -261,3 +262,73 @@ def test_cli_lists_the_shipped_templates() -> None:
     assert result.exit_code == 0, result.output
     for name in ("abandoned_cart", "welcome", "birthday", "reactivation", "news_digest"):
         assert name in result.output
+
+
+async def test_instances_record_the_journeys_holdout_group(session, tenant, smtp_sink) -> None:
+    from tests.journeys.support import deliver, mail_to_sink
+    from tonari.messaging.rules import holdout_group
+
+    await mail_to_sink(session, smtp_sink, tenant)
+    journey, _ = await save_journey(
+        session,
+        tenant_id=tenant.id,
+        body=JourneyCreate(
+            key="held",
+            name="Held",
+            holdout_bp=5_000,
+            definition={
+                "entry": {"event": "login", "key": "none"},
+                "start": "hello",
+                "steps": {"hello": {"type": "send", "template": "hello"}},
+            },
+        ),
+        at=T0,
+    )
+    from tests.messaging.smtp_sink import make_email_template
+
+    await make_email_template(session, tenant_id=tenant.id, key="hello", at=T0)
+    for n in range(30):
+        customer = await subscriber(session, tenant, f"h{n}")
+        await react_to_reactions(
+            session, tenant.id, [_reaction(customer, tenant.id, "login", None)], T0
+        )
+    await deliver(session, T0)
+    rows = await instances(session, tenant.id)
+    groups = {row.customer_id: row.control_group for row in rows}
+    expected = {
+        c: "holdout" if holdout_group(c, f"journey:{journey.id}", 5_000) else "treated"
+        for c in groups
+    }
+    assert groups == expected and set(groups.values()) == {"holdout", "treated"}
+    # The dispatcher holds back exactly the instances recorded as holdout.
+    held = {m.customer_id for m in await sends(session, tenant.id) if m.status != "sent"}
+    assert held == {c for c, g in groups.items() if g == "holdout"}
+    treated = sum(1 for g in groups.values() if g == "treated")
+    smtp_sink.wait_for(treated)
+    assert len(smtp_sink.messages) == treated
+
+
+async def test_leaving_the_segment_ends_an_exit_on_leave_journey(session, tenant) -> None:
+    await _journey(
+        session,
+        tenant,
+        {
+            "entry": {"segment": "lapsed", "exit_on_leave": True},
+            "start": "later",
+            "steps": {
+                "later": {"type": "wait", "duration_seconds": 86_400, "next": "hello"},
+                "hello": {"type": "send", "template": "come-back"},
+            },
+        },
+    )
+    anna = await subscriber(session, tenant, "anna")
+    await react_to_reactions(
+        session, tenant.id, [_reaction(anna, tenant.id, "segment.entered", "lapsed")], T0
+    )
+    left = T0 + timedelta(hours=3)
+    await react_to_reactions(
+        session, tenant.id, [_reaction(anna, tenant.id, "segment.exited", "lapsed", left)], left
+    )
+    assert await tick(session, T0 + timedelta(days=2)) == 0
+    assert [i.status for i in await instances(session, tenant.id)] == ["exited"]
+    assert await sends(session, tenant.id) == []

@@ -54,7 +54,7 @@ class RunContext:
     programmes: dict[int, Programme] = field(default_factory=dict)
     zones: dict[int, str | None] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
-    # Send-ledger rows of the batch, written together by flush_log (one round trip).
+    # Send-ledger rows of the batch, written together by flush_batch (one round trip).
     sends: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -311,7 +311,7 @@ async def _set_attribute(
     return "set"
 
 
-async def _matches(
+async def matches_condition(
     session: AsyncSession, ctx: RunContext, instance: JourneyInstance, node: Any
 ) -> bool:
     from tonari.segments.compiler import compile_segment
@@ -360,7 +360,7 @@ async def run_step(
     if isinstance(step, s.ExitStep):
         return Position(finish="exited"), "exited"
     if isinstance(step, s.ConditionStep):
-        matched = await _matches(session, ctx, instance, step.if_)
+        matched = await matches_condition(session, ctx, instance, step.if_)
         return Position(next=step.then if matched else step.else_), "then" if matched else "else"
     if isinstance(step, s.SplitStep):
         index = branch_for(instance.id, step_id, step.branches)
@@ -459,17 +459,17 @@ async def advance(
     finish(ctx, instance, "exited", step_id)
 
 
-def after_wake(journey: LoadedJourney, instance: JourneyInstance) -> tuple[str | None, bool]:
-    """Where a woken instance goes: (next step, converted?). A goal step that timed out ends
-    the journey without a conversion; a wait for an event takes its timeout branch."""
+def after_wake(journey: LoadedJourney, instance: JourneyInstance) -> str | None:
+    """Where a woken instance goes. A wait for an event takes its timeout branch; a goal
+    step that timed out ends the journey (completed, no conversion)."""
     if instance.step_key is None:  # a date entry scheduled ahead: start now
-        return journey.definition.start, False
+        return journey.definition.start
     step = journey.definition.steps.get(instance.step_key)
     if isinstance(step, s.WaitForEventStep):
-        return step.on_timeout, False
+        return step.on_timeout
     if isinstance(step, s.WaitStep):
-        return step.next, False
-    return None, False
+        return step.next
+    return None
 
 
 def after_event(journey: LoadedJourney, instance: JourneyInstance) -> tuple[str | None, bool]:
@@ -480,7 +480,7 @@ def after_event(journey: LoadedJourney, instance: JourneyInstance) -> tuple[str 
     return None, True  # a goal step reached
 
 
-async def flush_log(session: AsyncSession, ctx: RunContext) -> None:
+async def flush_batch(session: AsyncSession, ctx: RunContext) -> None:
     """The batch's queued messages and step log, one statement each."""
     from tonari.messaging.queue import notify_dispatcher
 
@@ -497,17 +497,3 @@ async def flush_log(session: AsyncSession, ctx: RunContext) -> None:
 def in_goal_window(journey: LoadedJourney, instance: JourneyInstance, at: datetime) -> bool:
     goal = journey.definition.goal
     return goal is not None and at <= instance.entered_at + timedelta(seconds=goal.within_seconds)
-
-
-__all__ = [
-    "FINISHED",
-    "LoadedJourney",
-    "RunContext",
-    "advance",
-    "after_event",
-    "after_wake",
-    "finish",
-    "flush_log",
-    "in_goal_window",
-    "next_local_time",
-]

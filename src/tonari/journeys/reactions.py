@@ -21,8 +21,9 @@ from tonari.journeys.engine import (
     advance,
     after_event,
     finish,
-    flush_log,
+    flush_batch,
     in_goal_window,
+    matches_condition,
 )
 from tonari.journeys.runner import active_journeys, enter
 from tonari.models.journeys import JourneyInstance
@@ -49,12 +50,10 @@ def _starts(journey: LoadedJourney, reaction: Reaction) -> bool:
 async def _passes_filter(
     session: AsyncSession, ctx: RunContext, journey: LoadedJourney, instance: JourneyInstance
 ) -> bool:
-    from tonari.journeys.engine import _matches
-
     entry = journey.definition.entry
     if not isinstance(entry, s.EventEntry) or entry.filter is None:
         return True
-    return await _matches(session, ctx, instance, entry.filter)
+    return await matches_condition(session, ctx, instance, entry.filter)
 
 
 async def _live_instances(
@@ -77,7 +76,7 @@ async def _live_instances(
     )
 
 
-def _key_matches(waiting_key: str | None, entity_key: str, reaction: Reaction, same: bool) -> bool:
+def _key_matches(entity_key: str, reaction: Reaction, same: bool) -> bool:
     if not same:
         return True
     return reaction.entity_id is not None and reaction.entity_id == entity_key
@@ -98,7 +97,7 @@ async def _resolve(
         if (
             goal is not None
             and goal.event == reaction.kind
-            and _key_matches(None, instance.entity_key, reaction, goal.same_key)
+            and _key_matches(instance.entity_key, reaction, goal.same_key)
             and in_goal_window(journey, instance, reaction.occurred_at)
         ):
             finish(ctx, instance, "converted", instance.step_key)
@@ -112,6 +111,15 @@ async def _resolve(
             finish(ctx, instance, "converted", instance.step_key)
         else:
             await advance(session, ctx, journey, instance, step_id)
+
+
+async def _leave(
+    session: AsyncSession, ctx: RunContext, leaving: dict[int, str], reaction: Reaction
+) -> None:
+    """The customer left a segment: its ``exit_on_leave`` journeys' live instances end."""
+    for instance in await _live_instances(session, reaction.tenant_id, reaction):
+        if leaving.get(instance.journey_id) == reaction.entity_id:
+            finish(ctx, instance, "exited", instance.step_key)
 
 
 async def react_to_reactions(
@@ -131,10 +139,17 @@ async def react_to_reactions(
             for step in journey.definition.steps.values()
             if isinstance(step, s.WaitForEventStep | s.GoalStep)
         )
+    leaving = {
+        j.row.id: j.definition.entry.segment
+        for j in journeys.values()
+        if isinstance(j.definition.entry, s.SegmentEntry) and j.definition.entry.exit_on_leave
+    }
     ctx = RunContext(at=at)
     for reaction in reactions:
         if reaction.kind in listened:
             await _resolve(session, ctx, journeys, reaction)
+        if reaction.kind == "segment.exited" and reaction.entity_id in leaving.values():
+            await _leave(session, ctx, leaving, reaction)
         for journey in starting:
             if not _starts(journey, reaction):
                 continue
@@ -160,7 +175,7 @@ async def react_to_reactions(
                 finish(ctx, instance, "exited", None)
                 continue
             await advance(session, ctx, journey, instance, journey.definition.start)
-    await flush_log(session, ctx)
+    await flush_batch(session, ctx)
     await session.flush()
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.journeys import schemas as s
-from tonari.journeys.engine import LoadedJourney, RunContext, advance, after_wake, flush_log
+from tonari.journeys.engine import LoadedJourney, RunContext, advance, after_wake, flush_batch
 from tonari.kit.clock import utcnow
 from tonari.models.journeys import Journey, JourneyInstance
 
@@ -91,6 +91,16 @@ async def enter(
     state: dict[str, Any] | None = None,
 ) -> JourneyInstance | None:
     """A new instance (not yet advanced), or None when this entry already has one."""
+    from tonari.messaging.rules import holdout_group
+
+    # The same hash the dispatcher uses for the journey's holdout: the instance records which
+    # group its customer is in, so conversions can be compared between the two.
+    bp = journey.row.holdout_bp
+    group = (
+        "holdout"
+        if bp and holdout_group(customer_id, f"journey:{journey.row.id}", bp)
+        else ("treated")
+    )
     run = 1
     for _ in range(2):
         new_id = await session.scalar(
@@ -103,6 +113,7 @@ async def enter(
                 run=run,
                 status="active",
                 state=state or {},
+                control_group=group,
                 entered_at=at,
                 updated_at=at,
             )
@@ -147,9 +158,8 @@ async def advance_due_batch(session: AsyncSession, *, at: datetime, batch: int) 
     with session.sync_session.no_autoflush:
         for instance in instances:
             journey = journeys[instance.journey_id]
-            step_id, _ = after_wake(journey, instance)
-            await advance(session, ctx, journey, instance, step_id)
-    await flush_log(session, ctx)
+            await advance(session, ctx, journey, instance, after_wake(journey, instance))
+    await flush_batch(session, ctx)
     await session.flush()
     return len(instances)
 

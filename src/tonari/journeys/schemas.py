@@ -64,6 +64,8 @@ class EventEntry(_Strict):
 
 class SegmentEntry(_Strict):
     segment: Annotated[str, Field(min_length=1, max_length=80)]
+    # Leaving the segment ends a live instance (exited), e.g. "lapsed" customers who bought.
+    exit_on_leave: bool = False
     reentry: Literal["never", "after_exit", "after_days"] = "never"
     reentry_days: int | None = Field(default=None, ge=1, le=3650)
 
