@@ -103,7 +103,7 @@ async def _setup(db: Database, messages: int, port: int) -> int:
             applied_by="bench",
             effective_from=at.replace(year=2020),
         )
-        # Customers, their points accounts and their email consent, in bulk (not measured).
+        # Customers, their (empty) points accounts and their consent, in bulk (not measured).
         await session.execute(
             text(
                 "INSERT INTO customers (tenant_id, external_id, email, first_name, city) "
@@ -114,8 +114,9 @@ async def _setup(db: Database, messages: int, port: int) -> int:
         )
         await session.execute(
             text(
-                "INSERT INTO ledger_accounts (tenant_id, kind, customer_id, available) "
-                "SELECT :t, 'customer', id, 1500 FROM customers WHERE tenant_id = :t"
+                # Empty accounts: a cached balance without postings would fail ledger verify.
+                "INSERT INTO ledger_accounts (tenant_id, kind, customer_id) "
+                "SELECT :t, 'customer', id FROM customers WHERE tenant_id = :t"
             ),
             {"t": tenant.id},
         )
@@ -184,9 +185,9 @@ async def _bare_loop(port: int, messages: int) -> tuple[float, list[float]]:
                 customer_id=n,
                 channel="email",
                 to=f"b{n}@mail.example",
-                subject=f"Anna, {1500} points are waiting",
-                html=f"<p>Hello Anna,</p><p>you have <b>1500</b> points. ({n})</p>",
-                text="Hello Anna, you have 1500 points.",
+                subject="Anna, 0 points are waiting",
+                html=f"<p>Hello Anna,</p><p>you have <b>0</b> points. ({n})</p>",
+                text="Hello Anna, you have 0 points.",
                 headers={"List-Unsubscribe": f"<https://club.example/u/{n}>"},
             ),
             sender=SENDER,
