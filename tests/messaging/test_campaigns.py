@@ -183,3 +183,11 @@ def test_operator_runs_a_campaign_from_the_cli(database_url: str, committed_tena
         assert sorted(sink.recipients()) == [f"tv{n}@mail.example" for n in range(3)]
     finally:
         sink.stop()
+        import psycopg
+
+        from tonari.db import libpq_dsn
+
+        with psycopg.connect(libpq_dsn(database_url), autocommit=True) as conn:
+            conn.execute(
+                "DELETE FROM customer_reactions WHERE tenant_id = %s", (committed_tenant.id,)
+            )

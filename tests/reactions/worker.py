@@ -29,8 +29,9 @@ async def main(url: str, name: str, workers: int) -> None:
                 ),
                 {"r": reaction.id, "c": reaction.customer_id, "w": name},
             )
-        # Slow handlers make the workers overlap.
-        await asyncio.sleep(0.05)
+        # Slow handlers make the workers overlap: a single worker would need 30 batches × 0.25 s,
+        # long enough for a process the loaded machine scheduled late to take its share.
+        await asyncio.sleep(0.25)
 
     db = Database(url, pool_size=2, max_overflow=0)
     # All workers start together once every process has imported Tonari and checked in: a
@@ -49,7 +50,7 @@ async def main(url: str, name: str, workers: int) -> None:
             break
         await asyncio.sleep(0.02)
     try:
-        done = await process_reactions(db, customers_per_batch=20, handlers=(log,))
+        done = await process_reactions(db, customers_per_batch=10, handlers=(log,))
     finally:
         await db.dispose()
     print(json.dumps({"worker": name, "pid": os.getpid(), "applied": done}))

@@ -187,7 +187,7 @@ class IssuePromoCodeStep(_Step):
 class SetAttributeStep(_Step):
     type: Literal["set_attribute"]
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
-    value: str | int | bool | None
+    value: str | int | bool | None = None  # absent or null: the attribute becomes JSON null
 
 
 class ExitStep(_Strict):

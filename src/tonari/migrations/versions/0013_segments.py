@@ -1,6 +1,6 @@
 """segment boundaries (time-based re-evaluation) and the lots-by-customer index
 
-Revision ID: 0013_segments
+Revision ID: 0013
 Revises: 0012
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_segments"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """messaging content: brand site for magic links, used login tokens, on-site blocks
 
-Revision ID: 0013_content
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-03 07:00:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0013_content"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """messaging delivery: channels, policy, campaigns
 
-Revision ID: 0013_delivery
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03 07:00:00
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0013_delivery"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """journeys, journey instances, journey step log
 
-Revision ID: 0013_journeys
-Revises: 0012
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-03 07:20:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0013_journeys"
-down_revision = "0012"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
