@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tonari.demo import DEMO_TENANT_SLUG, load_demo, programme_document
 from tonari.kit.clock import utcnow
 from tonari.ledger.verify import verify_ledger
+from tonari.models.customers import Customer
 from tonari.models.ledger import PointLot
 from tonari.models.orders import Order
 from tonari.programs.service import parse_programme
@@ -66,6 +67,8 @@ async def test_demo_brand_looks_like_a_running_programme(session: AsyncSession) 
     principal = await authenticate(session, summary.api_key)
     assert principal.tenant_id == tenant_id and "admin" in principal.scopes
 
+    await _marketing_is_switched_on(session, tenant_id)
+
     again = await load_demo(session, now=utcnow())
     assert not again.created
     assert again.api_key is None
@@ -110,3 +113,40 @@ async def _clubs_joined_the_shop_profiles(
     # Name, birth date and city alone: the model finds nearly every one of them.
     assert camera == 40 and camera_joined >= 36
     assert profiles == 300 + (cooking - cooking_joined) + (camera - camera_joined)
+
+
+async def _marketing_is_switched_on(session: AsyncSession, tenant_id: int) -> None:
+    """Every shipped trigger is on, and the demo segments hold the customers they describe."""
+    from tonari.journeys.templates import SHIPPED
+    from tonari.models.journeys import Journey
+    from tonari.models.segments import Segment, SegmentMembership
+
+    journeys = (
+        await session.scalars(
+            select(Journey.template).where(
+                Journey.tenant_id == tenant_id, Journey.status == "active"
+            )
+        )
+    ).all()
+    assert sorted(journeys) == sorted(SHIPPED)
+    sizes = dict(
+        (
+            await session.execute(
+                select(Segment.key, func.count(SegmentMembership.customer_id))
+                .outerjoin(SegmentMembership, SegmentMembership.segment_id == Segment.id)
+                .where(Segment.tenant_id == tenant_id)
+                .group_by(Segment.key)
+            )
+        ).all()
+    )
+    tiers = await session.scalar(
+        select(func.count())
+        .select_from(Customer)
+        .where(
+            Customer.tenant_id == tenant_id,
+            Customer.tier_code.in_(["gold", "premium"]),
+            Customer.merged_into_id.is_(None),
+        )
+    )
+    assert sizes["gold-and-premium"] == tiers and tiers > 0
+    assert sizes["lapsed-90-days"] > 0

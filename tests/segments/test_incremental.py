@@ -163,13 +163,16 @@ async def test_birthday_in_3_days_enters_exactly_when_due(
     # The window opens at local midnight of 7 June: 21:00 UTC on 6 June.
     opens = datetime(2026, 6, 6, 21, tzinfo=UTC)
     assert await _boundary(session, segment.id, anna) == opens
-    assert await apply_due_boundaries(session, at=opens - timedelta(seconds=1), batch=100) == 0
-    assert await apply_due_boundaries(session, at=opens, batch=100) == 1
+    assert (
+        await apply_due_boundaries(session, at=opens - timedelta(seconds=1), batch=100, tenant_id=t)
+        == 0
+    )
+    assert await apply_due_boundaries(session, at=opens, batch=100, tenant_id=t) == 1
     assert await segment_events(session, t) == [("segment.entered", "birthday-soon", anna)]
     # It closes when the birthday is over (local midnight of 11 June).
     closes = datetime(2026, 6, 10, 21, tzinfo=UTC)
     assert await _boundary(session, segment.id, anna) == closes
-    assert await apply_due_boundaries(session, at=closes, batch=100) == 1
+    assert await apply_due_boundaries(session, at=closes, batch=100, tenant_id=t) == 1
     assert (await segment_events(session, t))[-1] == ("segment.exited", "birthday-soon", anna)
     assert await _boundary(session, segment.id, anna) == datetime(2027, 6, 6, 21, tzinfo=UTC)
 
@@ -200,11 +203,14 @@ async def test_points_expiring_in_7_days_and_no_purchase_for_90_days(
     enters = start + timedelta(days=3)
     assert await _boundary(session, expiring.id, boris) == enters
     assert await _boundary(session, lapsed.id, boris) == start + timedelta(days=60)
-    assert await apply_due_boundaries(session, at=enters, batch=100) == 1
+    assert await apply_due_boundaries(session, at=enters, batch=100, tenant_id=t) == 1
     assert await segment_events(session, t) == [("segment.entered", "expiring", boris)]
     # Once the lot's day has come it is no longer "expiring within 7 days".
     assert await _boundary(session, expiring.id, boris) == start + timedelta(days=10)
-    assert await apply_due_boundaries(session, at=start + timedelta(days=60), batch=100) == 2
+    assert (
+        await apply_due_boundaries(session, at=start + timedelta(days=60), batch=100, tenant_id=t)
+        == 2
+    )
     assert (await segment_events(session, t))[1:] == [
         ("segment.exited", "expiring", boris),
         ("segment.entered", "lapsed", boris),

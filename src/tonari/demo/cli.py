@@ -35,6 +35,12 @@ def key_file() -> Path:
     return get_settings().data_dir / KEY_FILE_NAME
 
 
+def outbox_dir() -> Path:
+    from tonari.config import get_settings
+
+    return get_settings().data_dir / "demo-outbox"
+
+
 def _save_key(path: Path, raw_key: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(raw_key + "\n", encoding="utf-8")
@@ -59,7 +65,12 @@ async def _load(url: str, progress: Progress) -> tuple[DemoSummary, str]:
     db = Database(url, pool_size=1, max_overflow=1)
     try:
         async with db.transaction() as session:
-            summary = await load_demo(session, now=utcnow(), progress=report)
+            summary = await load_demo(
+                session,
+                now=utcnow(),
+                progress=report,
+                outbox_dir=outbox_dir(),
+            )
         if summary.api_key is not None:
             _save_key(key_file(), summary.api_key)
             return summary, summary.api_key
@@ -124,7 +135,17 @@ def _print_welcome(summary: DemoSummary, api_key: str, base: str) -> None:
             "Candidate matches waiting for a person, with why the model scored them",
             f"curl -s {header} '{base}/v1/identity/pairs?status=review'",
         ),
+        (
+            "Segments with their sizes, and the shipped triggers already switched on",
+            f"curl -s {header} {base}/v1/segments; curl -s {header} {base}/v1/journeys",
+        ),
+        (
+            "What the brand's site shows this customer: points, next tier, expiring points",
+            f"curl -s {header} {base}/v1/onsite/{customer}",
+        ),
     ]
+    outbox = outbox_dir() / "email.jsonl"
+    console.print(f"Triggered e-mails are written to {outbox} (no mail server needed).")
     console.print("\nTry it:")
     for title, command in examples:
         console.print(f"  [dim]# {title}[/dim]")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -39,6 +40,7 @@ from tonari.demo.data import (
     transliterate,
 )
 from tonari.demo.identity import load_club_members
+from tonari.demo.messaging import set_up_demo_messaging
 from tonari.ledger.jobs import expire_batch, release_pending_batch
 from tonari.models.catalog import Product
 from tonari.models.customers import Customer
@@ -406,15 +408,25 @@ async def demo_summary(
 
 
 async def load_demo(
-    session: AsyncSession, *, now: datetime, progress: ProgressCallback | None = None
+    session: AsyncSession,
+    *,
+    now: datetime,
+    progress: ProgressCallback | None = None,
+    outbox_dir: Path | None = None,
 ) -> DemoSummary:
     """Create the demo brand ``panasonic-demo`` unless it exists; return what it holds.
 
-    Runs in the caller's transaction (it never commits). The raw admin API key is in the
+    Runs in the caller's transaction (it never commits). With ``outbox_dir`` the brand's
+    e-mail goes to a JSON-lines file there. The raw admin API key is in the
     summary only when this call created the brand: keys are stored hashed.
     """
     existing = await session.scalar(select(Tenant.id).where(Tenant.slug == DEMO_TENANT_SLUG))
     if existing is not None:
         return await demo_summary(session, tenant_id=int(existing))
     tenant_id, api_key = await _create_brand(session, now=now, progress=progress)
+    marketing = await set_up_demo_messaging(
+        session, tenant_id=tenant_id, at=now, outbox_dir=outbox_dir
+    )
+    if progress:
+        progress("segments and triggers", marketing.journeys, marketing.journeys)
     return await demo_summary(session, tenant_id=tenant_id, created=True, api_key=api_key)

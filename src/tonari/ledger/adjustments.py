@@ -14,6 +14,7 @@ from tonari.kit.errors import Conflict
 from tonari.ledger import service as ledger
 from tonari.models.ledger import LedgerEntry
 from tonari.programs.service import programme_in_force
+from tonari.reactions.queue import queue_reaction
 from tonari.rules.lots import expires_at
 from tonari.tenants.service import Principal, audit
 
@@ -91,6 +92,15 @@ async def adjust_points(
             idempotency_key=key,
         )
         entry_hint = {}
+    # Balance segments and journeys see the change without a webhook event of its own.
+    await queue_reaction(
+        session,
+        tenant_id=tenant_id,
+        customer_id=customer.id,
+        kind="points.adjusted",
+        occurred_at=at,
+        payload={"direction": body.direction, "points": body.points},
+    )
     await audit(
         session,
         principal,

@@ -158,6 +158,11 @@ async def contact_address(
     customer = await session.scalar(
         select(Customer).where(Customer.tenant_id == tenant_id, Customer.id == customer_id)
     )
+    return address_of(customer, channel)
+
+
+def address_of(customer: Customer | None, channel: str) -> str | None:
+    """``contact_address`` for a profile already read (``None``: no such customer)."""
     if customer is None or customer.erased_at is not None or customer.merged_into_id is not None:
         return None
     if channel == "email":

@@ -45,9 +45,10 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tonari.config import get_settings
+from tonari.db import Database
 from tonari.kit.clock import utcnow
 from tonari.kit.errors import TonariError
 from tonari.messaging.channels import (
@@ -58,19 +59,17 @@ from tonari.messaging.channels import (
     build_channel,
 )
 from tonari.messaging.delivery import TenantDelivery, load_tenant_delivery
-from tonari.messaging.rules import (
-    SentCounts,
-    decide,
-    holdout_group,
-    local_day_start,
-    local_week_start,
+from tonari.messaging.delivery_rules import (
+    in_holdout,
+    lock_and_read_customer,
+    read_rules_state,
 )
+from tonari.messaging.rules import SentCounts, decide
 
 logger = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 60.0
 RETRY_MAX_SECONDS = 3600.0
-_LOCK_SPACE = 0x7E4D  # advisory-lock class id of "a customer's delivery decision"
 MAX_ERROR_LENGTH = 2000
 
 
@@ -192,30 +191,6 @@ async def claim_due_messages(
 
 # --- step 2: decide ------------------------------------------------------------------------------
 
-_LOCK_AND_ZONE = text(
-    "SELECT pg_advisory_xact_lock(:space, (CAST(:customer AS bigint) % 2147483647)::int), "
-    "(SELECT time_zone FROM customers WHERE tenant_id = :tenant AND id = :customer) AS zone"
-)
-_STILL_OURS = text(
-    "SELECT 1 FROM message_sends WHERE id = :id AND status = 'sending' "
-    "AND claimed_until = :claimed_until FOR UPDATE"
-)
-# Marketing already sent (or decided and on its way) in the customer's local week and day.
-_COUNTS = text(
-    """
-    SELECT count(*) FILTER (WHERE moment >= :day_start) AS day,
-           count(*) AS week,
-           count(*) FILTER (WHERE channel = :channel AND moment >= :day_start) AS channel_day,
-           count(*) FILTER (WHERE channel = :channel) AS channel_week
-    FROM (
-        SELECT channel, coalesce(sent_at, decided_at) AS moment FROM message_sends
-        WHERE tenant_id = :tenant AND customer_id = :customer AND id <> :id
-          AND transactional = false AND control_group = 'treated'
-          AND status IN ('sent', 'sending')
-    ) AS recent
-    WHERE moment >= :week_start
-    """
-)
 _FINISH = text(
     "UPDATE message_sends SET status = :status, reason = :reason, control_group = :group, "
     "decided_at = :at, claimed_until = NULL, error = :error WHERE id = :id"
@@ -248,47 +223,6 @@ class _Ready:
     outgoing: OutgoingMessage
 
 
-def _in_holdout(message: ClaimedMessage, delivery: TenantDelivery) -> bool:
-    """Marketing only: per journey/campaign holdout, then the tenant's global holdout."""
-    if message.transactional:
-        return False
-    if message.holdout_bp > 0:
-        if message.campaign_id is not None:
-            salt = f"campaign:{message.campaign_id}"
-        elif message.journey_id is not None:
-            salt = f"journey:{message.journey_id}"
-        else:
-            salt = f"template:{message.template_key}"
-        if holdout_group(message.customer_id, salt, message.holdout_bp):
-            return True
-    return delivery.holdout_bp > 0 and holdout_group(
-        message.customer_id, f"tenant:{message.tenant_id}", delivery.holdout_bp
-    )
-
-
-async def _marketing_consented(session: AsyncSession, message: ClaimedMessage) -> bool:
-    """``may_contact`` for a customer whose address is already known to be usable."""
-    from tonari.messaging.consents import marketing_allowed
-    from tonari.models.consents import ALL_MARKETING
-
-    rows = await session.execute(
-        _CONSENTS,
-        {
-            "tenant": message.tenant_id,
-            "customer": message.customer_id,
-            "channel": message.channel,
-            "topics": [message.topic, ALL_MARKETING],
-        },
-    )
-    return marketing_allowed({t: (g, c) for t, g, c in rows}, message.topic)
-
-
-_CONSENTS = text(
-    "SELECT topic, granted, changed_at FROM consents WHERE tenant_id = :tenant "
-    "AND customer_id = :customer AND channel = :channel AND topic = ANY(:topics)"
-)
-
-
 class Dispatcher:
     """One dispatch run: tenant configuration cached, channels opened per lane."""
 
@@ -317,6 +251,11 @@ class Dispatcher:
         self._tenants: dict[int, TenantDelivery] = {}
         self._pace: dict[tuple[int, str], float] = {}
         self._secret = get_settings().messaging_secret
+        self._autocommit: AsyncEngine | None = (
+            database.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if isinstance(database, Database)
+            else None
+        )
 
     def now(self) -> datetime:
         return self.fixed_at or utcnow()
@@ -389,13 +328,23 @@ class Dispatcher:
             logger.exception("sending message %s failed", message.id)
             await self._retry_or_fail(message, f"{type(error).__name__}: {error}")
             return
-        async with self.database.transaction() as session:
-            await session.execute(
-                _SENT,
-                {"id": message.id, "provider": result.provider_message_id, "at": self.now()},
-            )
+        await self._record_sent(message, result.provider_message_id)
         self.report.sent += 1
         self.report.latencies.append(time.perf_counter() - started)
+
+    async def _record_sent(self, message: ClaimedMessage, provider_message_id: str) -> None:
+        """``sent``, committed before the next message of the lane is decided.
+
+        One UPDATE is atomic on its own: on a real database it runs in autocommit (one round
+        trip instead of BEGIN, UPDATE, COMMIT); it is durable once it returns, as a commit is.
+        """
+        params = {"id": message.id, "provider": provider_message_id, "at": self.now()}
+        if self._autocommit is not None:
+            async with self._autocommit.connect() as connection:
+                await connection.execute(_SENT, params)
+            return
+        async with self.database.transaction() as session:
+            await session.execute(_SENT, params)
 
     async def _pace_for(self, key: tuple[int, str], rate_per_second: int | None) -> None:
         """A channel's provider limit, per worker process: sends spaced 1/rate apart."""
@@ -461,27 +410,30 @@ class Dispatcher:
         self.report.retried += 1
 
     async def _decide(self, message: ClaimedMessage) -> _Ready | None:
-        from tonari.messaging.consents import contact_address, unsubscribe_headers
+        from tonari.messaging.consents import address_of, unsubscribe_headers
         from tonari.messaging.templates import render_message
 
         at = self.now()
         async with self.database.transaction() as session:
-            zone_row = (
-                await session.execute(
-                    _LOCK_AND_ZONE,
-                    {
-                        "space": _LOCK_SPACE,
-                        "customer": message.customer_id,
-                        "tenant": message.tenant_id,
-                    },
-                )
-            ).one()
-            ours = await session.scalar(
-                _STILL_OURS, {"id": message.id, "claimed_until": message.claimed_until}
+            customer = await lock_and_read_customer(
+                session, tenant_id=message.tenant_id, customer_id=message.customer_id
             )
-            if ours is None:  # our lease ran out and another worker took the row
-                return None
             delivery = await self._tenant(session, message.tenant_id, at)
+            zone = (customer.time_zone if customer is not None else None) or delivery.zone
+            state = await read_rules_state(
+                session,
+                send_id=message.id,
+                claimed_until=message.claimed_until,
+                tenant_id=message.tenant_id,
+                customer_id=message.customer_id,
+                channel=message.channel,
+                topic=message.topic,
+                at=at,
+                zone=zone,
+                count_caps=not message.transactional,
+            )
+            if not state.ours:  # our lease ran out and another worker took the row
+                return None
             if message.attempts >= self.max_attempts:
                 await self._finish_in(
                     session, message, "failed", "gave_up", "treated", "lease expired too often"
@@ -490,25 +442,20 @@ class Dispatcher:
             if message.channel not in delivery.channels:
                 await self._finish_in(session, message, "skipped", "no_channel", None)
                 return None
-            ids = {"tenant_id": message.tenant_id, "customer_id": message.customer_id}
-            address = await contact_address(session, channel=message.channel, **ids)
+            address = address_of(customer, message.channel)
             if address is None:
                 await self._finish_in(session, message, "skipped", "no_address", None)
                 return None
             # Transactional mail needs only the address, which we have; marketing also needs
             # the consent rule (may_contact's, without reading the customer a second time).
-            consented = message.transactional or await _marketing_consented(session, message)
-            zone = zone_row.zone or delivery.zone
-            counts = SentCounts()
-            if not message.transactional:
-                counts = await self._counts(session, message, at, zone)
+            consented = message.transactional or state.consented
             decision = decide(
                 consented=consented,
                 transactional=message.transactional,
                 at=at,
                 zone=zone,
                 caps=delivery.caps_for(message.channel),
-                counts=counts,
+                counts=SentCounts() if message.transactional else state.counts,
                 quiet=delivery.quiet,
                 quiet_policy=message.quiet_hours,
             )
@@ -521,19 +468,30 @@ class Dispatcher:
                 return None
             # Held out only once every rule said "send": the holdout is "would have been sent",
             # so treated and holdout groups are comparable (same consent, caps and hours).
-            if _in_holdout(message, delivery):
+            if in_holdout(
+                tenant_id=message.tenant_id,
+                customer_id=message.customer_id,
+                transactional=message.transactional,
+                holdout_bp=message.holdout_bp,
+                campaign_id=message.campaign_id,
+                journey_id=message.journey_id,
+                template_key=message.template_key,
+                delivery=delivery,
+            ):
                 await self._finish_in(session, message, "skipped", "holdout", "holdout")
                 return None
             try:
                 rendered = await render_message(
                     session,
+                    tenant_id=message.tenant_id,
+                    customer_id=message.customer_id,
                     template_key=message.template_key,
                     channel=message.channel,
                     context={**message.context, "send_id": message.id},
                     at=at,
                     base_url=self.base_url,
                     send_id=message.id,
-                    **ids,
+                    customer=customer,
                 )
             except TonariError as error:
                 await self._finish_in(
@@ -567,26 +525,6 @@ class Dispatcher:
                 transactional=message.transactional,
                 headers=headers,
             ),
-        )
-
-    async def _counts(
-        self, session: AsyncSession, message: ClaimedMessage, at: datetime, zone: str
-    ) -> SentCounts:
-        row = (
-            await session.execute(
-                _COUNTS,
-                {
-                    "tenant": message.tenant_id,
-                    "customer": message.customer_id,
-                    "id": message.id,
-                    "channel": message.channel,
-                    "day_start": local_day_start(at, zone),
-                    "week_start": local_week_start(at, zone),
-                },
-            )
-        ).one()
-        return SentCounts(
-            day=row.day, week=row.week, channel_day=row.channel_day, channel_week=row.channel_week
         )
 
 

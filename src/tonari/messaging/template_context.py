@@ -8,15 +8,14 @@ variants are formatted for display ("20 000,00 RUB" style is the brand's job: we
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.customers.schemas import Balances, CustomerReference
-from tonari.customers.service import customer_balances
 from tonari.kit.errors import NotFound
 from tonari.models.catalog import Product
 from tonari.models.customers import Customer
@@ -213,29 +212,86 @@ async def wishlist_products(
     return items
 
 
-async def customer_context(
+# The customer variables that need the points account.
+_BALANCE_VARIABLES = frozenset({"balance", "points"})
+EXPIRING_WITHIN_DAYS = 30
+
+
+async def _balances(
     session: AsyncSession, *, tenant_id: int, customer_id: int, at: datetime
-) -> dict[str, Any]:
-    """The customer variables of every template (see ``CUSTOMER_VARIABLES``)."""
-    customer = await session.scalar(
-        select(Customer).where(Customer.tenant_id == tenant_id, Customer.id == customer_id)
+) -> Balances:
+    """``customer_balances`` in one statement (the account and its points expiring soon)."""
+    expiring = (
+        select(func.coalesce(func.sum(PointLot.remaining), 0))
+        .where(
+            PointLot.account_id == LedgerAccount.id,
+            PointLot.state == "available",
+            PointLot.remaining > 0,
+            PointLot.expires_at <= at + timedelta(days=EXPIRING_WITHIN_DAYS),
+        )
+        .scalar_subquery()
     )
+    row = (
+        await session.execute(
+            select(
+                LedgerAccount.pending,
+                LedgerAccount.available,
+                LedgerAccount.reserved,
+                LedgerAccount.debt,
+                expiring.label("expiring"),
+            ).where(LedgerAccount.tenant_id == tenant_id, LedgerAccount.customer_id == customer_id)
+        )
+    ).one_or_none()
+    if row is None:
+        # A profile made outside the customer API (an import, identity) may have no account
+        # yet: it simply has no points.
+        return Balances(
+            pending=0,
+            available=0,
+            reserved=0,
+            expiring_soon=0,
+            expiring_within_days=EXPIRING_WITHIN_DAYS,
+            debt=0,
+        )
+    return Balances(
+        pending=row.pending,
+        available=row.available,
+        reserved=row.reserved,
+        expiring_soon=int(row.expiring or 0),
+        expiring_within_days=EXPIRING_WITHIN_DAYS,
+        debt=row.debt,
+    )
+
+
+async def customer_context(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    at: datetime,
+    only: Collection[str] | None = None,
+    customer: Customer | None = None,
+) -> dict[str, Any]:
+    """The customer variables of every template (see ``CUSTOMER_VARIABLES``).
+
+    ``only``: the names a template reads (``jinja2.meta.find_undeclared_variables``); the
+    variables that need their own queries (balances, expiring points, the wishlist with its
+    personal prices) are left out, queries and all, when it does not read them. The profile
+    and the programme in force are always read, so a missing customer or programme fails the
+    same way whatever the template. ``customer``: the profile, when the caller has just read
+    it in this transaction.
+    """
+    wanted = CUSTOMER_VARIABLES if only is None else CUSTOMER_VARIABLES.intersection(only)
+    if customer is None or customer.tenant_id != tenant_id or customer.id != customer_id:
+        customer = await session.scalar(
+            select(Customer).where(Customer.tenant_id == tenant_id, Customer.id == customer_id)
+        )
     if customer is None:
         raise NotFound(f"no customer {customer_id}", field="customer_id", code="unknown_customer")
     _, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
-    try:
-        balances = await customer_balances(
-            session, tenant_id=tenant_id, customer_id=customer.id, at=at
-        )
-    except NoResultFound:
-        # A profile made outside the customer API (an import, identity) may have no account
-        # yet: it simply has no points.
-        balances = Balances(
-            pending=0, available=0, reserved=0, expiring_soon=0, expiring_within_days=30, debt=0
-        )
     tier = programme.tier(customer.tier_code)
     name = " ".join(part for part in (customer.first_name, customer.last_name) if part)
-    return {
+    values: dict[str, Any] = {
         "customer": {
             "id": customer.id,
             "external_id": customer.external_id,
@@ -254,20 +310,27 @@ async def customer_context(
         "first_name": customer.first_name,
         "name": name or None,
         "email": customer.email,
-        "balance": max(balances.available, 0),
-        "points": {
+    }
+    if not _BALANCE_VARIABLES.isdisjoint(wanted):
+        balances = await _balances(session, tenant_id=tenant_id, customer_id=customer.id, at=at)
+        values["balance"] = max(balances.available, 0)
+        values["points"] = {
             "available": max(balances.available, 0),
             "pending": balances.pending,
             "reserved": balances.reserved,
             "expiring_30_days": balances.expiring_soon,
-        },
-        "tier": {"code": tier.code, "name": tier.name, "earn_rate_bp": tier.earn_rate_bp},
-        "next_tier": next_tier_of(programme, customer),
-        "expiring": await soonest_expiry(
+        }
+    values["tier"] = {"code": tier.code, "name": tier.name, "earn_rate_bp": tier.earn_rate_bp}
+    values["next_tier"] = next_tier_of(programme, customer)
+    if "expiring" in wanted:
+        values["expiring"] = await soonest_expiry(
             session, tenant_id=tenant_id, customer_id=customer.id, at=at
-        ),
-        "wishlist": await wishlist_products(session, tenant_id=tenant_id, customer=customer, at=at),
-        "currency": programme.currency,
-        "programme": {"name": programme.name, "point_value_minor": programme.point_value_minor},
-        "now": at,
-    }
+        )
+    if "wishlist" in wanted:
+        values["wishlist"] = await wishlist_products(
+            session, tenant_id=tenant_id, customer=customer, at=at
+        )
+    values["currency"] = programme.currency
+    values["programme"] = {"name": programme.name, "point_value_minor": programme.point_value_minor}
+    values["now"] = at
+    return values

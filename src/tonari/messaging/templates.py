@@ -10,11 +10,12 @@ uses ``StrictUndefined``: a missing attribute is an error, not an empty string i
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,10 +32,14 @@ from tonari.messaging.template_context import (
     money_text,
 )
 from tonari.messaging.tracking import add_open_pixel, rewrite_links
+from tonari.models.customers import Customer
 from tonari.models.messaging import MessageTemplate
 
 TEMPLATE_KEY = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,79}$")
 MAX_PART_LENGTH = 200_000
+# Compiled templates kept per process (a few milliseconds of Jinja compilation per part saved on
+# every message); least recently used ones are dropped beyond this many.
+COMPILED_CACHE_SIZE = 512
 
 _html_env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
 _plain_env = SandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
@@ -236,6 +241,75 @@ async def delete_template(session: AsyncSession, *, tenant_id: int, key: str, ch
     await session.flush()
 
 
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A template's parts compiled once, and the top-level names they read."""
+
+    sources: tuple[str | None, str | None, str]
+    subject: Template | None
+    html: Template | None
+    text: Template
+    variables: frozenset[str]
+
+
+_compiled: OrderedDict[tuple[int, str, str, int], CompiledTemplate] = OrderedDict()
+
+
+def _compile_part(part: str, source: str) -> tuple[Template, frozenset[str]]:
+    env = _env_for(part)
+    try:
+        tree = env.parse(source)
+        return env.from_string(tree), frozenset(meta.find_undeclared_variables(tree))
+    except TemplateError as exc:
+        raise ValidationFailed(
+            f"{part} could not be rendered: {exc}", field=part, code="template_render"
+        ) from None
+
+
+def compiled_template(template: MessageTemplate) -> CompiledTemplate:
+    """The template's compiled parts, cached by (tenant, key, channel, version).
+
+    Every update bumps the version, so an updated template is compiled again. A hit also needs
+    the very same sources: a template deleted and created again starts at version 1 again, and
+    a rolled-back update may reuse a version number with other text.
+    """
+    key = (template.tenant_id, template.key, template.channel, template.version)
+    sources = (template.subject, template.html, template.text)
+    cached = _compiled.get(key)
+    if cached is not None and cached.sources == sources:
+        _compiled.move_to_end(key)
+        return cached
+    subject = html = None
+    names: set[str] = set()
+    if template.subject is not None:
+        subject, used = _compile_part("subject", template.subject)
+        names |= used
+    if template.html is not None:
+        html, used = _compile_part("html", template.html)
+        names |= used
+    text, used = _compile_part("text", template.text)
+    names |= used
+    compiled = CompiledTemplate(sources, subject, html, text, frozenset(names))
+    _compiled[key] = compiled
+    _compiled.move_to_end(key)
+    while len(_compiled) > COMPILED_CACHE_SIZE:
+        _compiled.popitem(last=False)
+    return compiled
+
+
+def _render_compiled(part: str, compiled: Template, variables: dict[str, Any]) -> str:
+    try:
+        return compiled.render(variables)
+    except TemplateError as exc:
+        raise ValidationFailed(
+            f"{part} could not be rendered: {exc}", field=part, code="template_render"
+        ) from None
+    except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        raise ValidationFailed(
+            f"{part} could not be rendered: {exc}", field=part, code="template_render"
+        ) from None
+
+
 def render_part(part: str, source: str, variables: dict[str, Any]) -> str:
     try:
         return _env_for(part).from_string(source).render(variables)
@@ -269,20 +343,32 @@ async def render_message(
     at: datetime,
     base_url: str | None = None,
     send_id: int | None = None,
+    customer: Customer | None = None,
 ) -> RenderedMessage:
     """Render the template for this customer now.
 
     With ``base_url`` (email): links go through the click redirect, an open pixel is added
     when the send id is known (``send_id``, or ``context["send_id"]``), and ``unsubscribe_url``
     is set for marketing mail. Raises ``NotFound(field="template_key")`` for a missing
-    template and ``ValidationFailed`` (field = the part) when rendering fails.
+    template and ``ValidationFailed`` (field = the part) when rendering fails. Only the
+    customer data the template reads is loaded; ``customer`` is the profile when the caller
+    has already read it in this transaction.
     """
     template = await get_template(session, tenant_id=tenant_id, key=template_key, channel=channel)
-    customer = await customer_context(session, tenant_id=tenant_id, customer_id=customer_id, at=at)
-    variables = template_variables(customer, context)
+    compiled = compiled_template(template)
+    used = compiled.variables
+    customer_data = await customer_context(
+        session, tenant_id=tenant_id, customer_id=customer_id, at=at, only=used, customer=customer
+    )
+    variables = template_variables(customer_data, context)
     if send_id is None and isinstance(context.get("send_id"), int):
         send_id = int(context["send_id"])
-    if base_url and not template.transactional and variables.get("unsubscribe_url") is None:
+    if (
+        base_url
+        and not template.transactional
+        and "unsubscribe_url" in used
+        and variables.get("unsubscribe_url") is None
+    ):
         variables["unsubscribe_url"] = unsubscribe_url(
             tenant_id=tenant_id,
             customer_id=customer_id,
@@ -291,19 +377,19 @@ async def render_message(
             base_url=base_url,
             secret=get_settings().messaging_secret,
         )
-    if base_url and variables.get("magic_link") is None:
+    if base_url and "magic_link" in used and variables.get("magic_link") is None:
         from tonari.messaging.magic_links import magic_link_url
 
         variables["magic_link"] = magic_link_url(
             tenant_id=tenant_id, customer_id=customer_id, base_url=base_url, at=at
         )
     subject = (
-        render_part("subject", template.subject, variables).strip()
-        if template.subject is not None
+        _render_compiled("subject", compiled.subject, variables).strip()
+        if compiled.subject is not None
         else None
     )
-    html = render_part("html", template.html, variables) if template.html is not None else None
-    text = render_part("text", template.text, variables)
+    html = _render_compiled("html", compiled.html, variables) if compiled.html is not None else None
+    text = _render_compiled("text", compiled.text, variables)
     if html is not None and base_url and channel == "email":
         html = rewrite_links(
             html, base_url=base_url, tenant_id=tenant_id, customer_id=customer_id, send_id=send_id

@@ -213,17 +213,21 @@ async def schedule_boundaries(
 _CLAIM = text(
     """
     SELECT tenant_id, segment_id, customer_id FROM segment_boundaries
-    WHERE due_at <= :at ORDER BY due_at LIMIT :batch FOR UPDATE SKIP LOCKED
+    WHERE due_at <= :at AND (CAST(:tenant AS bigint) IS NULL OR tenant_id = :tenant)
+    ORDER BY due_at LIMIT :batch FOR UPDATE SKIP LOCKED
     """
 )
 
 
-async def apply_due_boundaries(session: AsyncSession, *, at: datetime, batch: int) -> int:
+async def apply_due_boundaries(
+    session: AsyncSession, *, at: datetime, batch: int, tenant_id: int | None = None
+) -> int:
     """Claim up to ``batch`` due rows (skipping rows other workers hold), re-evaluate those
-    customers against their segments and schedule their next instants; returns the rows."""
+    customers against their segments and schedule their next instants; returns the rows.
+    ``tenant_id`` limits the work to one tenant (the worker takes every tenant's)."""
     from tonari.segments.membership import apply_to_customers, load_definition, zone_of
 
-    rows = (await session.execute(_CLAIM, {"at": at, "batch": batch})).all()
+    rows = (await session.execute(_CLAIM, {"at": at, "batch": batch, "tenant": tenant_id})).all()
     by_segment: dict[tuple[int, int], list[int]] = {}
     for row in rows:
         by_segment.setdefault((row.tenant_id, row.segment_id), []).append(row.customer_id)

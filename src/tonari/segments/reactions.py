@@ -73,6 +73,8 @@ AFFECTS: dict[str, frozenset[str]] = {
     "order.returned": frozenset(_ORDERS),
     "points.expiring": frozenset(_POINTS),
     "points.temporary_granted": frozenset(_POINTS),
+    "points.adjusted": frozenset(_POINTS),
+    "consent.changed": frozenset({"consent"}),
     "activity.rewarded": frozenset({*_POINTS, *_ACTIVITY}),
 }
 
