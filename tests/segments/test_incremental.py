@@ -218,3 +218,39 @@ async def test_points_expiring_in_7_days_and_no_purchase_for_90_days(
     # Lapsed stays lapsed until a purchase (an event, not the clock): nothing more scheduled.
     assert await _boundary(session, lapsed.id, boris) is None
     assert await _boundary(session, expiring.id, boris) is None
+
+
+async def test_consent_and_point_adjustments_move_customers_without_an_order(
+    client: AsyncClient, session: AsyncSession, tenant: TenantFixture
+) -> None:
+    h, t = tenant.headers, tenant.id
+    now = utcnow()
+    for key, definition in (
+        ("mail-ok", {"field": "consent", "channel": "email"}),
+        ("rich", {"field": "balance", "min": 1_000}),
+    ):
+        await create_segment(session, tenant_id=t, key=key, name=key, definition=definition, at=now)
+    r = await client.put("/v1/customers/k1", json={"email": "k1@example.com"}, headers=h)
+    assert r.status_code in (200, 201), r.text
+    cid = await _id(session, t, "k1")
+    await apply_queued_reactions(session, t, now)
+    r = await client.put(
+        "/v1/customers/k1/consents",
+        json={"consents": [{"channel": "email", "topic": "marketing", "granted": True}]},
+        headers=h,
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        "/v1/customers/k1/adjustments",
+        json={
+            "direction": "grant",
+            "points": 1_500,
+            "reason": "goodwill for a late delivery",
+            "idempotency_key": "k1-goodwill",
+        },
+        headers=h,
+    )
+    assert r.status_code in (200, 201), r.text
+    await apply_queued_reactions(session, t, now)
+    entered = {(kind, key) for kind, key, who in await segment_events(session, t) if who == cid}
+    assert entered == {("segment.entered", "mail-ok"), ("segment.entered", "rich")}

@@ -32,6 +32,7 @@ from tonari.messaging.queue import CHANNELS
 from tonari.messaging.tracking import SALT_UNSUBSCRIBE, BadLink, sign, unsign
 from tonari.models.consents import ALL_MARKETING, Consent
 from tonari.models.customers import Customer
+from tonari.reactions.queue import queue_reaction
 
 # Where a device's push address lives: the app / site stores it as a customer attribute.
 PUSH_TOKEN_ATTRIBUTE = "push_token"
@@ -96,6 +97,15 @@ async def set_consent(
             index_elements=["tenant_id", "customer_id", "channel", "topic"],
             set_={"granted": granted, "source": source, "changed_at": at},
         )
+    )
+    # Consent segments (and journeys filtering on them) follow the change.
+    await queue_reaction(
+        session,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        kind="consent.changed",
+        occurred_at=at,
+        payload={"channel": channel, "topic": topic, "granted": granted},
     )
     return ConsentState(channel, topic, granted, source, at)
 

@@ -15,9 +15,11 @@ Three short steps per message, none of them holding a transaction open across th
    is recorded ``skipped``/``holdout``, a "would have sent". A customer's due
    messages of one batch are decided in priority order, so when the caps leave room for only
    some of them the higher priority wins and the others are skipped ``capped``. Then the
-   template is rendered with the customer's current data; the row is marked decided.
+   template is rendered with the customer's current data; the row is marked decided. What
+   is read, and in how many statements, is in ``tonari.messaging.delivery_rules``.
 3. **Send** through the channel with no transaction open, then **record** ``sent`` (or the
-   failure) in its own transaction, immediately.
+   failure) immediately: ``sent`` is one UPDATE committed on its own (autocommit), before
+   the lane decides its next message.
 
 The duplicate window: a crash after the provider accepted a message and before step 3's
 commit leaves that row ``sending``; when its lease expires another worker sends it again.
