@@ -119,6 +119,7 @@ async def _marketing_is_switched_on(session: AsyncSession, tenant_id: int) -> No
     """Every shipped trigger is on, and the demo segments hold the customers they describe."""
     from tonari.journeys.templates import SHIPPED
     from tonari.models.journeys import Journey
+    from tonari.models.reactions import CustomerReaction
     from tonari.models.segments import Segment, SegmentMembership
 
     journeys = (
@@ -150,3 +151,10 @@ async def _marketing_is_switched_on(session: AsyncSession, tenant_id: int) -> No
     )
     assert sizes["gold-and-premium"] == tiers and tiers > 0
     assert sizes["lapsed-90-days"] > 0
+    # Replayed history queues nothing for the triggers: no backlog of stale letters.
+    backlog = await session.scalar(
+        select(func.count())
+        .select_from(CustomerReaction)
+        .where(CustomerReaction.tenant_id == tenant_id, CustomerReaction.kind != "consent.changed")
+    )
+    assert backlog == 0

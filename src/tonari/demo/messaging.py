@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.journeys.service import enable_template
@@ -19,6 +19,7 @@ from tonari.journeys.templates import SHIPPED
 from tonari.messaging.consents import set_consent
 from tonari.messaging.delivery import configure_channel
 from tonari.models.customers import Customer
+from tonari.models.reactions import CustomerReaction
 from tonari.segments.service import create_segment
 
 DEMO_SEGMENTS: tuple[tuple[str, str, dict[str, Any]], ...] = (
@@ -58,6 +59,9 @@ async def set_up_demo_messaging(
 ) -> DemoMessaging:
     """Runs in the caller's transaction. Customers with an e-mail address have opted in to
     marketing mail (the demo's consent source says so)."""
+    # Two years of replayed history are not news: triggers start from today, not from a
+    # backlog of welcome and tier letters for events long past.
+    await session.execute(delete(CustomerReaction).where(CustomerReaction.tenant_id == tenant_id))
     for key, name, definition in DEMO_SEGMENTS:
         await create_segment(
             session, tenant_id=tenant_id, key=key, name=name, definition=definition, at=at
