@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
@@ -167,6 +167,22 @@ async def test_birthday_greeting_at_ten_local_once_a_year(
     assert instance.entity_key == "birthday:2026"
     await _send_all(session, T0 + timedelta(days=1))
     assert len(smtp_sink.messages) == 1
+
+
+async def test_a_29_february_birthday_is_greeted_on_the_28th_in_other_years(
+    client, session, tenant, smtp_sink
+) -> None:
+    await _setup(client, session, tenant, smtp_sink, "birthday", "anna")
+    await _profile(client, tenant, "anna", birth_date="2000-02-29", time_zone="Europe/Moscow")
+    # 2027 has no 29 February: on the 27th (13:00 in Moscow) the 28th is tomorrow.
+    assert await dates(session, datetime(2027, 2, 27, 10, 0, tzinfo=UTC)) == 1
+    [instance] = await instances(session, tenant.id)
+    assert (instance.entity_key, instance.state["date"]) == ("birthday:2027", "2027-02-28")
+    # 2028 has one: the 28th is not her birthday, the 29th is.
+    assert await dates(session, datetime(2028, 2, 27, 10, 0, tzinfo=UTC)) == 0
+    assert await dates(session, datetime(2028, 2, 28, 10, 0, tzinfo=UTC)) == 1
+    dates_entered = sorted(i.state["date"] for i in await instances(session, tenant.id))
+    assert dates_entered == ["2027-02-28", "2028-02-29"]
 
 
 async def test_tier_change_notice(client, session, tenant, smtp_sink) -> None:

@@ -199,7 +199,10 @@ _DATE_SOURCES = {
     "birthday": (
         "SELECT c.id AS customer_id, 'birthday:' || to_char(d.target, 'YYYY') AS entity_key,"
         " d.target, d.zone" + _LOCAL_TARGETS + _LIVE + " AND c.birth_date IS NOT NULL"
-        " AND to_char(c.birth_date, 'MM-DD') = to_char(d.target, 'MM-DD')"
+        " AND (to_char(c.birth_date, 'MM-DD') = to_char(d.target, 'MM-DD')"
+        # Born on 29 February: greeted on the 28th when the year has no 29th (28th + 1 = 1 March).
+        "  OR (to_char(c.birth_date, 'MM-DD') = '02-29' AND to_char(d.target, 'MM-DD') = '02-28'"
+        "      AND to_char(d.target + 1, 'MM-DD') = '03-01'))"
     ),
     "anniversary": (
         "SELECT c.id AS customer_id, 'anniversary:' || to_char(d.target, 'YYYY') AS entity_key,"
