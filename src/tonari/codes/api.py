@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
@@ -39,6 +36,7 @@ from tonari.codes.service import (
 from tonari.customers.service import get_customer
 from tonari.kit.api import PrincipalDep, SessionDep
 from tonari.kit.clock import utcnow
+from tonari.kit.csv_stream import csv_pages
 from tonari.kit.errors import NotFound
 from tonari.tenants.service import audit
 
@@ -198,19 +196,6 @@ async def issue(
     return result.as_dict()
 
 
-async def _csv(pages: AsyncIterator[list[tuple[Any, ...]]]) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    async for page in pages:
-        writer.writerows(page)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
-
-
 @router.get(
     "/v1/code-pools/{pool_code}/export",
     summary="A pool's codes as CSV, streamed: code, status, owner, dates, uses",
@@ -222,7 +207,7 @@ async def export(pool_code: PoolCode, session: SessionDep, principal: PrincipalD
     pool = await get_pool(session, tenant_id=principal.tenant_id, pool=pool_code)
     pages = export_rows(session, tenant_id=principal.tenant_id, pool=pool.code, at=utcnow())
     return StreamingResponse(
-        _csv(pages),
+        csv_pages(EXPORT_COLUMNS, pages),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{pool.code}-codes.csv"'},
     )

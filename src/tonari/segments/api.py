@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import time
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
@@ -13,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from tonari.kit.api import PrincipalDep, SessionDep
 from tonari.kit.clock import utcnow
+from tonari.kit.csv_stream import csv_pages
 from tonari.kit.errors import ValidationFailed
 from tonari.models.segments import Segment
 from tonari.segments.membership import parse_definition
@@ -176,19 +174,6 @@ async def members(
     )
 
 
-async def _csv(pages: AsyncIterator[list[tuple[Any, ...]]]) -> AsyncIterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    async for page in pages:
-        writer.writerows(page)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue()
-
-
 @router.get(
     "/{segment_key}/export.csv",
     summary="The members as CSV, streamed",
@@ -199,7 +184,7 @@ async def export(segment_key: SegmentKey, session: SessionDep, principal: Princi
     principal.require(READ)
     segment = await get_segment(session, tenant_id=principal.tenant_id, key=segment_key)
     return StreamingResponse(
-        _csv(export_rows(session, segment=segment)),
+        csv_pages(EXPORT_COLUMNS, export_rows(session, segment=segment)),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{segment.key}.csv"'},
     )

@@ -10,6 +10,7 @@ backoff and records the second as failed.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar
@@ -56,7 +57,7 @@ class ChannelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Channel:
+class Channel(ABC):
     """One adapter instance per dispatch run and lane: ``open`` once, ``send`` many, ``close``."""
 
     adapter: ClassVar[str]
@@ -70,12 +71,15 @@ class Channel:
 
     async def open(self) -> None:
         """Connect (an SMTP session, an HTTP client); the default needs nothing."""
+        return None
 
     async def close(self) -> None:
         """Release what ``open`` took; must not raise."""
+        return None
 
+    @abstractmethod
     async def send(self, message: OutgoingMessage) -> SendResult:
-        raise NotImplementedError
+        """Hand one message to the provider; raise a ChannelError subclass when it refuses."""
 
     async def __aenter__(self) -> Channel:
         await self.open()
