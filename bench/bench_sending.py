@@ -5,8 +5,9 @@
    the template rendered with each customer's live data (balance, tier, points to the next
    tier), the ``List-Unsubscribe`` headers signed, SMTP, and ``sent`` recorded, message by
    message, on ``messaging_concurrency`` lanes (one SMTP connection each).
-2. **Baseline.** The same N messages, rendered beforehand (no database at all), sent with a
-   bare aiosmtplib loop over one connection.
+2. **Baseline.** The very N messages the pipeline sent (kept by its SMTP channel: same
+   headers, tracking links and signed unsubscribe URLs), built beforehand, sent with a bare
+   aiosmtplib ``send_message`` loop over one connection, no database at all.
 
 The sink is aiosmtpd's ``Sink`` handler in a subprocess on 127.0.0.1 (so it does not share the
 benchmark's GIL). Messages/s of both, the ratio (target ≥ 0.7; listmonk's default rate is 100
@@ -25,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosmtplib
 from sqlalchemy import text
@@ -33,8 +34,8 @@ from sqlalchemy import text
 from bench.report import Result, percentile
 from tonari.db import Database
 from tonari.kit.clock import utcnow
-from tonari.messaging.channels import OutgoingMessage
-from tonari.messaging.channels.smtp import build_email
+from tonari.messaging.channels import Channel, OutgoingMessage, SendResult
+from tonari.messaging.channels.smtp import SmtpChannel, SmtpSettings, build_email
 from tonari.messaging.delivery import configure_channel
 from tonari.messaging.dispatcher import dispatch_due_messages
 from tonari.messaging.queue import queue_message
@@ -175,25 +176,28 @@ async def _queue_all(db: Database, tenant_id: int) -> float:
     return time.perf_counter() - started
 
 
-async def _bare_loop(port: int, messages: int) -> tuple[float, list[float]]:
-    """Pre-rendered messages over one aiosmtplib connection, one after the other."""
+class _CapturingSmtp(SmtpChannel):
+    """The pipeline's own SMTP channel, keeping what it sent for the baseline to send again."""
+
+    sent: ClassVar[list[tuple[OutgoingMessage, str]]] = []
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        result = await super().send(message)
+        self.sent.append((message, message.sender or self.sender or SENDER))
+        return result
+
+
+def _capturing_factory(adapter: str, settings: dict[str, Any], sender: str | None) -> Channel:
+    return _CapturingSmtp(SmtpSettings.model_validate(settings), sender=sender)
+
+
+async def _bare_loop(
+    port: int, messages: list[tuple[OutgoingMessage, str]]
+) -> tuple[float, list[float]]:
+    """The very messages the pipeline sent, built beforehand, over one aiosmtplib connection."""
     prepared = [
-        build_email(
-            OutgoingMessage(
-                send_id=n,
-                tenant_id=1,
-                customer_id=n,
-                channel="email",
-                to=f"b{n}@mail.example",
-                subject="Anna, 0 points are waiting",
-                html=f"<p>Hello Anna,</p><p>you have <b>0</b> points. ({n})</p>",
-                text="Hello Anna, you have 0 points.",
-                headers={"List-Unsubscribe": f"<https://club.example/u/{n}>"},
-            ),
-            sender=SENDER,
-            domain="panasonic.example",
-        )
-        for n in range(messages)
+        build_email(message, sender=sender, domain="panasonic.example")
+        for message, sender in messages
     ]
     latencies: list[float] = []
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
@@ -256,7 +260,10 @@ async def bench_sending(url: str, *, messages: int = 5_000, processes: int = 4) 
         tenant_id = await _setup(db, messages, port)
         queue_seconds = await _queue_all(db, tenant_id)
         started = time.perf_counter()
-        report = await dispatch_due_messages(db, batch=500, base_url="https://club.example")
+        _CapturingSmtp.sent.clear()
+        report = await dispatch_due_messages(
+            db, batch=500, base_url="https://club.example", channel_factory=_capturing_factory
+        )
         pipeline_seconds = time.perf_counter() - started
         async with db.transaction() as session:
             sent = await session.scalar(
@@ -276,7 +283,7 @@ async def bench_sending(url: str, *, messages: int = 5_000, processes: int = 4) 
                 "scaled_p50_ms": round(percentile(ordered, 50) * 1000, 2),
                 "scaled_p95_ms": round(percentile(ordered, 95) * 1000, 2),
             }
-        bare_seconds, bare_latencies = await _bare_loop(port, messages)
+        bare_seconds, bare_latencies = await _bare_loop(port, list(_CapturingSmtp.sent))
     finally:
         await db.dispose()
         sink.terminate()

@@ -1,30 +1,33 @@
-"""What the dispatcher reads to decide one message, in as few round trips as the rules allow.
+"""What the dispatcher reads to decide a chunk of messages, in a fixed number of round trips.
 
-Two statements per message, in the decide transaction:
+Three statements per chunk (whatever its size), in the decide transaction:
 
-1. the customer's profile (address, time zone, the template's customer data), taking the
-   advisory lock on the customer that serialises their delivery decisions across lanes and
-   workers;
-2. *after* that lock, in a new statement (so under READ COMMITTED its snapshot includes every
-   decision committed by whoever held the lock before): whether the row is still ours (locked
-   ``FOR UPDATE``), the customer's consent rows for the topic, and the marketing already sent
-   or decided in their local day and week (the frequency caps).
+1. the advisory locks on the chunk's customers, taken in one statement in ascending key order
+   (so two workers locking overlapping chunks wait for each other instead of deadlocking);
+   they serialise every customer's delivery decisions across lanes and workers;
+2. the customers' profiles (address, time zone, the template's customer data);
+3. *after* the locks, in a new statement (so under READ COMMITTED its snapshot includes every
+   decision committed by whoever held a lock before): per message, whether the row is still
+   ours (locked ``FOR UPDATE``), the customer's consent rows for the topic, and the marketing
+   already sent or decided in their local day and week (the frequency caps), not counting the
+   chunk's own messages: the decider adds those as it decides them.
 
-The caps counts must be read after the lock, never prefetched for a batch: another worker may
-decide the same customer's other messages in the meantime.
+The caps counts are read after the locks, never prefetched for a claim batch: another worker
+may decide the same customer's other messages in the meantime.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, bindparam, func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tonari.messaging.consents import marketing_allowed
 from tonari.messaging.delivery import TenantDelivery
-from tonari.messaging.rules import SentCounts, holdout_group, local_day_start, local_week_start
+from tonari.messaging.rules import SentCounts, holdout_group
 from tonari.models.consents import ALL_MARKETING
 from tonari.models.customers import Customer
 
@@ -36,62 +39,81 @@ def _lock_key(customer_id: int) -> int:
     return customer_id % _LOCK_KEY_MODULUS
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(:space, :key)")
-_LOCK_CALL = func.pg_advisory_xact_lock(
-    bindparam("space", type_=Integer), bindparam("key", type_=Integer)
+# The aggregate consumes the function scan row by row, in array order: keys are locked in the
+# order given, which the caller sorts.
+_LOCK_MANY = text(
+    "SELECT count(pg_advisory_xact_lock(:space, k)) "
+    "FROM unnest(CAST(:keys AS integer[])) WITH ORDINALITY AS u(k, n)"
 )
-_LOCK_AND_CUSTOMER = select(Customer, _LOCK_CALL.label("locked")).where(
-    Customer.tenant_id == bindparam("tenant"), Customer.id == bindparam("customer")
-)
-# One round trip after the lock: the row still ours, the consent rows, the caps counts.
-# Marketing already sent (or decided and on its way) in the customer's local week and day.
 _RULES = text(
     """
-    SELECT
-        EXISTS (SELECT 1 FROM message_sends WHERE id = :id AND status = 'sending'
-                AND claimed_until = :claimed_until FOR UPDATE) AS ours,
+    SELECT v.id,
+        (m.status = 'sending' AND m.claimed_until = v.claimed_until) AS ours,
         consented.topics, consented.granted, consented.changed_at,
         recent.day, recent.week, recent.channel_day, recent.channel_week
-    FROM (
-        SELECT array_agg(topic) AS topics, array_agg(granted) AS granted,
-               array_agg(changed_at) AS changed_at
-        FROM consents WHERE tenant_id = :tenant AND customer_id = :customer
-          AND channel = :channel AND topic = ANY(:topics)
-    ) AS consented, (
-        SELECT count(*) FILTER (WHERE moment >= :day_start) AS day,
+    FROM unnest(
+        CAST(:ids AS bigint[]), CAST(:claimed AS timestamptz[]), CAST(:tenants AS bigint[]),
+        CAST(:customers AS bigint[]), CAST(:channels AS text[]), CAST(:topics AS text[]),
+        CAST(:day_starts AS timestamptz[]), CAST(:week_starts AS timestamptz[])
+    ) AS v(id, claimed_until, tenant_id, customer_id, channel, topic, day_start, week_start)
+    JOIN message_sends m ON m.id = v.id
+    CROSS JOIN LATERAL (
+        SELECT array_agg(c.topic) AS topics, array_agg(c.granted) AS granted,
+               array_agg(c.changed_at) AS changed_at
+        FROM consents c
+        WHERE c.tenant_id = v.tenant_id AND c.customer_id = v.customer_id
+          AND c.channel = v.channel AND c.topic IN (v.topic, :all_marketing)
+    ) AS consented
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE s.moment >= v.day_start) AS day,
                count(*) AS week,
-               count(*) FILTER (WHERE channel = :channel AND moment >= :day_start)
+               count(*) FILTER (WHERE s.channel = v.channel AND s.moment >= v.day_start)
                    AS channel_day,
-               count(*) FILTER (WHERE channel = :channel) AS channel_week
+               count(*) FILTER (WHERE s.channel = v.channel) AS channel_week
         FROM (
-            SELECT channel, coalesce(sent_at, decided_at) AS moment FROM message_sends
-            WHERE tenant_id = :tenant AND customer_id = :customer AND id <> :id
-              AND transactional = false AND control_group = 'treated'
-              AND status IN ('sent', 'sending')
-        ) AS sends
-        WHERE moment >= :week_start
+            SELECT o.channel, coalesce(o.sent_at, o.decided_at) AS moment FROM message_sends o
+            WHERE o.tenant_id = v.tenant_id AND o.customer_id = v.customer_id
+              AND o.id <> ALL(CAST(:ids AS bigint[]))
+              AND o.transactional = false AND o.control_group = 'treated'
+              AND o.status IN ('sent', 'sending')
+        ) AS s
+        WHERE s.moment >= v.week_start
     ) AS recent
+    FOR UPDATE OF m
     """
 )
 
 
-async def lock_and_read_customer(
-    session: AsyncSession, *, tenant_id: int, customer_id: int
-) -> Customer | None:
-    """Take the customer's decision lock and read their profile (``None``: no such customer)."""
-    params = {
-        "space": LOCK_SPACE,
-        "key": _lock_key(customer_id),
-        "tenant": tenant_id,
-        "customer": customer_id,
-    }
-    row = (await session.execute(_LOCK_AND_CUSTOMER, params)).first()
-    if row is not None:
-        customer: Customer = row[0]
-        return customer
-    # No profile: the lock is still taken, as for any other customer.
-    await session.execute(_LOCK, {"space": LOCK_SPACE, "key": _lock_key(customer_id)})
-    return None
+async def lock_customers(session: AsyncSession, customer_ids: Collection[int]) -> None:
+    """Take the decision locks of these customers (held until the transaction ends)."""
+    keys = sorted({_lock_key(customer_id) for customer_id in customer_ids})
+    if keys:
+        await session.execute(_LOCK_MANY, {"space": LOCK_SPACE, "keys": keys})
+
+
+async def read_customers(
+    session: AsyncSession, customer_ids: Collection[int]
+) -> dict[int, Customer]:
+    """The profiles of these customers by id (a missing id has no profile)."""
+    if not customer_ids:
+        return {}
+    rows = await session.scalars(select(Customer).where(Customer.id.in_(list(customer_ids))))
+    return {customer.id: customer for customer in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class RulesQuery:
+    """One message to read the rules state of; the window starts are in the customer's zone
+    (for transactional mail both are the decision instant: no caps to count)."""
+
+    send_id: int
+    claimed_until: datetime
+    tenant_id: int
+    customer_id: int
+    channel: str
+    topic: str
+    day_start: datetime
+    week_start: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,49 +123,45 @@ class RulesState:
     counts: SentCounts
 
 
-async def read_rules_state(
-    session: AsyncSession,
-    *,
-    send_id: int,
-    claimed_until: datetime,
-    tenant_id: int,
-    customer_id: int,
-    channel: str,
-    topic: str,
-    at: datetime,
-    zone: str,
-    count_caps: bool,
-) -> RulesState:
-    """Under the customer's lock: still ours, marketing consent, the caps counts.
+async def read_rules_states(
+    session: AsyncSession, queries: Sequence[RulesQuery]
+) -> dict[int, RulesState]:
+    """Under the customers' locks: per send id, still ours, marketing consent, caps counts.
 
-    Without ``count_caps`` (transactional mail) the counts are not meaningful (zero window).
+    A send id missing from the answer no longer exists (it is not ours either).
     """
-    day_start = local_day_start(at, zone) if count_caps else at
-    week_start = local_week_start(at, zone) if count_caps else at
-    row = (
-        await session.execute(
-            _RULES,
-            {
-                "id": send_id,
-                "claimed_until": claimed_until,
-                "tenant": tenant_id,
-                "customer": customer_id,
-                "channel": channel,
-                "topics": [topic, ALL_MARKETING],
-                "day_start": day_start,
-                "week_start": week_start,
-            },
-        )
-    ).one()
-    topics, granted, changed = row.topics or [], row.granted or [], row.changed_at or []
-    consents = {t: (g, c) for t, g, c in zip(topics, granted, changed, strict=True)}
-    return RulesState(
-        ours=bool(row.ours),
-        consented=marketing_allowed(consents, topic),
-        counts=SentCounts(
-            day=row.day, week=row.week, channel_day=row.channel_day, channel_week=row.channel_week
-        ),
+    if not queries:
+        return {}
+    rows = await session.execute(
+        _RULES,
+        {
+            "ids": [q.send_id for q in queries],
+            "claimed": [q.claimed_until for q in queries],
+            "tenants": [q.tenant_id for q in queries],
+            "customers": [q.customer_id for q in queries],
+            "channels": [q.channel for q in queries],
+            "topics": [q.topic for q in queries],
+            "day_starts": [q.day_start for q in queries],
+            "week_starts": [q.week_start for q in queries],
+            "all_marketing": ALL_MARKETING,
+        },
     )
+    topic_of = {q.send_id: q.topic for q in queries}
+    states: dict[int, RulesState] = {}
+    for row in rows:
+        topics, granted, changed = row.topics or [], row.granted or [], row.changed_at or []
+        consents = {t: (g, c) for t, g, c in zip(topics, granted, changed, strict=True)}
+        states[row.id] = RulesState(
+            ours=bool(row.ours),
+            consented=marketing_allowed(consents, topic_of[row.id]),
+            counts=SentCounts(
+                day=row.day,
+                week=row.week,
+                channel_day=row.channel_day,
+                channel_week=row.channel_week,
+            ),
+        )
+    return states
 
 
 def in_holdout(

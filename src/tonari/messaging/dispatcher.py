@@ -1,33 +1,36 @@
-"""The message dispatcher: claim due ledger rows, decide, render, send, record.
+"""The message dispatcher: claim due ledger rows, decide them in chunks, send, record.
 
-Three short steps per message, none of them holding a transaction open across the network:
+Three steps, none of them holding a transaction open across the network:
 
 1. **Claim** (one transaction per batch): due rows (``queued`` and ``not_before`` passed, or
    ``sending`` whose lease ``claimed_until`` ran out because a worker died) are taken
    ``FOR UPDATE SKIP LOCKED``, highest priority first, and marked ``sending`` with a lease.
    Several workers on several machines never take the same row; rows of a campaign that is
    not running (paused, scheduled) are left queued.
-2. **Decide** (one transaction per message, under an advisory lock on the customer so two
-   lanes never count a customer's caps at once): consent and address → frequency caps
-   counted in the customer's local day and week → quiet hours (defer moves ``not_before`` to
-   the next allowed time and re-queues; drop skips) → holdout (the journey's or campaign's
-   holdout and the tenant's global holdout, by hashing the customer id): a held-out message
-   is recorded ``skipped``/``holdout``, a "would have sent". A customer's due
-   messages of one batch are decided in priority order, so when the caps leave room for only
+2. **Decide** (one transaction per chunk of up to ``DECIDE_CHUNK`` messages, whole customers,
+   under advisory locks on the chunk's customers so two lanes or workers never count a
+   customer's caps at once; ``tonari.messaging.deciding``): consent and address → frequency
+   caps counted in the customer's local day and week → quiet hours (defer moves
+   ``not_before`` to the next allowed time and re-queues; drop skips) → holdout (the
+   journey's or campaign's holdout and the tenant's global holdout, by hashing the customer
+   id): a held-out message is recorded ``skipped``/``holdout``, a "would have sent". A
+   customer's messages are decided in priority order, so when the caps leave room for only
    some of them the higher priority wins and the others are skipped ``capped``. Then the
-   template is rendered with the customer's current data; the row is marked decided. What
-   is read, and in how many statements, is in ``tonari.messaging.delivery_rules``.
-3. **Send** through the channel with no transaction open, then **record** ``sent`` (or the
-   failure) immediately: ``sent`` is one UPDATE committed on its own (autocommit), before
-   the lane decides its next message.
+   template is rendered with the customer's current data, and every outcome of the chunk is
+   written in one statement. The next chunk is decided while this one is being sent, at
+   most ``PREFETCH_CHUNKS`` ahead of the senders.
+3. **Send** through the channel on ``concurrency`` lanes (one connection each) with no
+   transaction open, then **record** ``sent`` (or the failure): ``sent`` rows are committed
+   by ``tonari.messaging.sent_records``, several per UPDATE under load.
 
-The duplicate window: a crash after the provider accepted a message and before step 3's
-commit leaves that row ``sending``; when its lease expires another worker sends it again.
-Because every message is recorded right after its own send, that window holds at most one
-message per send lane (one SMTP connection) of the crashed worker, never a batch: a worker
-with ``concurrency`` lanes killed at the worst moment can duplicate at most ``concurrency``
-messages. Every other claimed row was either recorded or not yet sent, and is sent exactly
-once. Receivers can still tell the resend: its ``Message-ID`` / ``webhook-id`` is the same.
+The duplicate window: a crash after a provider accepted a message and before its ``sent``
+was committed leaves that row ``sending``; when its lease expires another worker sends it
+again. A send takes one of ``concurrency`` slots before it reaches the provider and frees it
+only once its record is committed, so at most ``concurrency`` messages of a worker are ever
+accepted-but-unrecorded: a worker killed at the worst moment duplicates at most
+``concurrency`` messages (one per lane), never a batch. Every other claimed row was either
+recorded or not yet sent, and is sent exactly once. Receivers can still tell the resend: its
+``Message-ID`` / ``webhook-id`` is the same.
 
 Temporary failures are retried with exponential backoff up to ``max_attempts`` sends;
 permanent ones (a refused address, a 4xx from a gateway, a template that does not render)
@@ -39,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -52,27 +55,39 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tonari.config import get_settings
 from tonari.db import Database
 from tonari.kit.clock import utcnow
-from tonari.kit.errors import TonariError
 from tonari.messaging.channels import (
     Channel,
-    OutgoingMessage,
     PermanentFailure,
     TemporaryFailure,
     build_channel,
 )
-from tonari.messaging.delivery import TenantDelivery, load_tenant_delivery
-from tonari.messaging.delivery_rules import (
-    in_holdout,
-    lock_and_read_customer,
-    read_rules_state,
+from tonari.messaging.deciding import (
+    MAX_ERROR_LENGTH,
+    ChunkDecider,
+    ClaimedMessage,
+    DecidedChunk,
+    ReadyMessage,
+    TenantDeliveries,
 )
-from tonari.messaging.rules import SentCounts, decide
+from tonari.messaging.sent_records import SentRecorder, SentRow
 
 logger = logging.getLogger(__name__)
 
 RETRY_BASE_SECONDS = 60.0
 RETRY_MAX_SECONDS = 3600.0
-MAX_ERROR_LENGTH = 2000
+# Messages decided per transaction: larger chunks cost fewer statements per message, smaller
+# ones hold the customers' locks for less time and start sending sooner.
+DECIDE_CHUNK = 50
+# Decided chunks waiting for a lane: enough to keep the lanes busy while the next is decided.
+PREFETCH_CHUNKS = 1
+
+__all__ = [
+    "ClaimedMessage",
+    "DispatchReport",
+    "SessionTransactions",
+    "claim_due_messages",
+    "dispatch_due_messages",
+]
 
 
 class Transactions(Protocol):
@@ -97,25 +112,6 @@ class SessionTransactions:
             yield self.session
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedMessage:
-    id: int
-    tenant_id: int
-    customer_id: int
-    channel: str
-    template_key: str
-    topic: str
-    transactional: bool
-    priority: int
-    quiet_hours: str
-    holdout_bp: int
-    journey_id: int | None
-    campaign_id: int | None
-    context: dict[str, Any]
-    attempts: int
-    claimed_until: datetime
-
-
 @dataclass
 class DispatchReport:
     claimed: int = 0
@@ -133,6 +129,12 @@ class DispatchReport:
     @property
     def decided(self) -> int:
         return self.sent + self.failed + sum(self.skipped.values())
+
+    def add(self, chunk: DecidedChunk) -> None:
+        self.failed += chunk.failed
+        self.deferred += chunk.deferred
+        self.errors += chunk.errors
+        self.skipped.update(chunk.skipped)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -191,38 +193,28 @@ async def claim_due_messages(
     return claimed
 
 
-# --- step 2: decide ------------------------------------------------------------------------------
+# --- steps 2 and 3: decide, send, record ---------------------------------------------------------
 
 _FINISH = text(
     "UPDATE message_sends SET status = :status, reason = :reason, control_group = :group, "
     "decided_at = :at, claimed_until = NULL, error = :error WHERE id = :id"
 )
-_DEFER = text(
-    "UPDATE message_sends SET status = 'queued', reason = 'deferred', not_before = :until, "
-    "claimed_until = NULL WHERE id = :id"
-)
-# The lease starts again at the decision: the send that follows gets a whole lease, however
-# long the message waited in its batch.
-_DECIDED = text(
-    "UPDATE message_sends SET control_group = 'treated', decided_at = :at, "
-    "attempts = attempts + 1, reason = NULL, claimed_until = :lease WHERE id = :id"
-)
 _SENT = text(
-    "UPDATE message_sends SET status = 'sent', reason = 'sent', provider_message_id = :provider, "
-    "sent_at = :at, claimed_until = NULL, error = NULL WHERE id = :id AND status = 'sending'"
+    """
+    UPDATE message_sends m SET status = 'sent', reason = 'sent', provider_message_id = v.provider,
+        sent_at = v.sent_at, claimed_until = NULL, error = NULL
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:providers AS text[]),
+                CAST(:sent_ats AS timestamptz[])) AS v(id, provider, sent_at)
+    WHERE m.id = v.id AND m.status = 'sending'
+    """
 )
 _RETRY = text(
     "UPDATE message_sends SET status = 'queued', reason = 'retrying', not_before = :until, "
     "claimed_until = NULL, error = :error WHERE id = :id AND status = 'sending'"
 )
 
-
-@dataclass(frozen=True)
-class _Ready:
-    """A decided message, rendered, waiting for its send."""
-
-    claimed: ClaimedMessage
-    outgoing: OutgoingMessage
+# Work for the lanes: one customer's decided messages, or None (no more work).
+_LaneWork = asyncio.Queue[list[tuple[ReadyMessage, float]] | None]
 
 
 class Dispatcher:
@@ -242,7 +234,6 @@ class Dispatcher:
     ) -> None:
         self.database = database
         self.fixed_at = at
-        self.base_url = base_url
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.lease_seconds = lease_seconds
@@ -250,9 +241,15 @@ class Dispatcher:
         self.on_progress = on_progress
         self.report = DispatchReport()
         self.campaigns_touched: set[int] = set()
-        self._tenants: dict[int, TenantDelivery] = {}
+        self.deliveries = TenantDeliveries()
+        self.decider = ChunkDecider(
+            deliveries=self.deliveries,
+            max_attempts=max_attempts,
+            base_url=base_url,
+            secret=get_settings().messaging_secret,
+        )
         self._pace: dict[tuple[int, str], float] = {}
-        self._secret = get_settings().messaging_secret
+        self._stopped = False
         self._autocommit: AsyncEngine | None = (
             database.engine.execution_options(isolation_level="AUTOCOMMIT")
             if isinstance(database, Database)
@@ -262,33 +259,71 @@ class Dispatcher:
     def now(self) -> datetime:
         return self.fixed_at or utcnow()
 
-    async def _tenant(self, session: AsyncSession, tenant_id: int, at: datetime) -> TenantDelivery:
-        delivery = self._tenants.get(tenant_id)
-        if delivery is None:
-            delivery = await load_tenant_delivery(session, tenant_id=tenant_id, at=at)
-            self._tenants[tenant_id] = delivery
-        return delivery
-
     async def run_batch(self, claimed: Sequence[ClaimedMessage]) -> None:
-        """Decide and send a claimed batch; a customer's messages stay in one lane, in order."""
-        by_customer: dict[tuple[int, int], list[ClaimedMessage]] = defaultdict(list)
+        """Decide a claimed batch chunk by chunk while the lanes send what is decided."""
+        by_customer: dict[tuple[int, int], list[ClaimedMessage]] = {}
         for message in claimed:
-            by_customer[(message.tenant_id, message.customer_id)].append(message)
+            by_customer.setdefault((message.tenant_id, message.customer_id), []).append(message)
             if message.campaign_id is not None:
                 self.campaigns_touched.add(message.campaign_id)
-        work: asyncio.Queue[list[ClaimedMessage]] = asyncio.Queue()
-        for messages in by_customer.values():
-            work.put_nowait(messages)
-        lanes = [self._lane(work) for _ in range(min(self.concurrency, len(by_customer)))]
-        self.report.lanes = max(self.report.lanes, len(lanes))
-        await asyncio.gather(*lanes)
-
-    async def _lane(self, work: asyncio.Queue[list[ClaimedMessage]]) -> None:
-        channels: dict[tuple[int, str], Channel] = {}
+        chunks = _chunks(list(by_customer.values()), DECIDE_CHUNK)
+        lane_count = max(1, min(self.concurrency, len(by_customer)))
+        self.report.lanes = max(self.report.lanes, lane_count)
+        work: _LaneWork = asyncio.Queue(maxsize=max(PREFETCH_CHUNKS * DECIDE_CHUNK, lane_count))
+        recorder = SentRecorder(self._record_sent, limit=lane_count)
+        lanes = [asyncio.create_task(self._lane(work, recorder)) for _ in range(lane_count)]
         try:
-            while not work.empty():
-                for message in work.get_nowait():
-                    await self._one(message, channels)
+            for chunk in chunks:
+                if self._stopped:
+                    break
+                started = time.perf_counter()
+                decided = await self._decide(chunk)
+                for ready in decided.ready:
+                    await work.put([(item, started) for item in ready])
+                if self.on_progress is not None:
+                    self.on_progress(self.report)
+        finally:
+            for _ in lanes:
+                await work.put(None)
+            outcomes = await asyncio.gather(*lanes, return_exceptions=True)
+            await recorder.close()
+        self.report.latencies.extend(recorder.latencies)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _decide(self, chunk: Sequence[Sequence[ClaimedMessage]]) -> DecidedChunk:
+        at = self.now()
+        try:
+            async with self.database.transaction() as session:
+                decided = await self.decider.decide(
+                    session,
+                    chunk,
+                    at=at,
+                    lease_until=self.now() + timedelta(seconds=self.lease_seconds),
+                )
+        except Exception:
+            # A bug or a lost database: the rows keep their lease and are taken again when it
+            # runs out; the other chunks of the batch go on.
+            logger.exception("deciding a chunk of %d customers failed", len(chunk))
+            self.report.errors += sum(len(group) for group in chunk)
+            return DecidedChunk()
+        self.report.add(decided)
+        return decided
+
+    async def _lane(self, work: _LaneWork, recorder: SentRecorder) -> None:
+        channels: dict[tuple[int, str], Channel] = {}
+        failure: Exception | None = None
+        try:
+            while (items := await work.get()) is not None:
+                if failure is not None:
+                    continue  # drained unsent: the rows keep their lease and go out later
+                try:
+                    for ready, started in items:
+                        await self._send(ready, started, channels, recorder)
+                except Exception as error:  # the ledger or a channel is gone: stop this run
+                    failure = error
+                    self._stopped = True
                 if self.on_progress is not None:
                     self.on_progress(self.report)
         finally:
@@ -297,20 +332,18 @@ class Dispatcher:
                     await channel.close()
                 except Exception:  # closing must never lose the records already written
                     logger.exception("closing a channel failed")
+        if failure is not None:
+            raise failure
 
-    async def _one(self, message: ClaimedMessage, channels: dict[tuple[int, str], Channel]) -> None:
-        started = time.perf_counter()
-        try:
-            ready = await self._decide(message)
-        except Exception:
-            # A bug or a lost database: the row keeps its lease and is taken again when the
-            # lease runs out; the other messages of the batch go on.
-            logger.exception("deciding message %s failed", message.id)
-            self.report.errors += 1
-            return
-        if ready is None:
-            return
-        config = self._tenants[message.tenant_id].channels[message.channel]
+    async def _send(
+        self,
+        ready: ReadyMessage,
+        started: float,
+        channels: dict[tuple[int, str], Channel],
+        recorder: SentRecorder,
+    ) -> None:
+        message = ready.claimed
+        config = self.deliveries[message.tenant_id].channels[message.channel]
         key = (message.tenant_id, message.channel)
         channel = channels.get(key)
         if channel is None:
@@ -318,29 +351,38 @@ class Dispatcher:
             await channel.open()
             channels[key] = channel
         await self._pace_for(key, config.rate_per_second)
+        await recorder.reserve()
         try:
             result = await channel.send(ready.outgoing)
-        except TemporaryFailure as error:
-            await self._retry_or_fail(message, str(error))
+        except Exception as error:
+            try:
+                await self._failed_send(message, error)
+            finally:
+                recorder.release()
             return
-        except PermanentFailure as error:
-            await self._finish(message, "failed", "permanent_failure", "treated", str(error))
-            return
-        except Exception as error:  # an adapter bug: retried with backoff, never lost
-            logger.exception("sending message %s failed", message.id)
-            await self._retry_or_fail(message, f"{type(error).__name__}: {error}")
-            return
-        await self._record_sent(message, result.provider_message_id)
+        recorder.sent(SentRow(message.id, result.provider_message_id, self.now(), started))
         self.report.sent += 1
-        self.report.latencies.append(time.perf_counter() - started)
 
-    async def _record_sent(self, message: ClaimedMessage, provider_message_id: str) -> None:
-        """``sent``, committed before the next message of the lane is decided.
+    async def _failed_send(self, message: ClaimedMessage, error: Exception) -> None:
+        if isinstance(error, TemporaryFailure):
+            await self._retry_or_fail(message, str(error))
+        elif isinstance(error, PermanentFailure):
+            await self._finish(message, "failed", "permanent_failure", "treated", str(error))
+        else:  # an adapter bug: retried with backoff, never lost
+            logger.error("sending message %s failed", message.id, exc_info=error)
+            await self._retry_or_fail(message, f"{type(error).__name__}: {error}")
 
-        One UPDATE is atomic on its own: on a real database it runs in autocommit (one round
-        trip instead of BEGIN, UPDATE, COMMIT); it is durable once it returns, as a commit is.
+    async def _record_sent(self, rows: Sequence[SentRow]) -> None:
+        """``sent`` for these rows, committed: one UPDATE, atomic on its own.
+
+        On a real database it runs in autocommit (one round trip instead of BEGIN, UPDATE,
+        COMMIT); it is durable once it returns, as a commit is.
         """
-        params = {"id": message.id, "provider": provider_message_id, "at": self.now()}
+        params = {
+            "ids": [row.send_id for row in rows],
+            "providers": [row.provider_message_id for row in rows],
+            "sent_ats": [row.sent_at for row in rows],
+        }
         if self._autocommit is not None:
             async with self._autocommit.connect() as connection:
                 await connection.execute(_SENT, params)
@@ -367,28 +409,17 @@ class Dispatcher:
         error: str | None = None,
     ) -> None:
         async with self.database.transaction() as session:
-            await self._finish_in(session, message, status, reason, group, error)
-
-    async def _finish_in(
-        self,
-        session: AsyncSession,
-        message: ClaimedMessage,
-        status: str,
-        reason: str,
-        group: str | None,
-        error: str | None = None,
-    ) -> None:
-        await session.execute(
-            _FINISH,
-            {
-                "id": message.id,
-                "status": status,
-                "reason": reason,
-                "group": group,
-                "at": self.now(),
-                "error": error[:MAX_ERROR_LENGTH] if error else None,
-            },
-        )
+            await session.execute(
+                _FINISH,
+                {
+                    "id": message.id,
+                    "status": status,
+                    "reason": reason,
+                    "group": group,
+                    "at": self.now(),
+                    "error": error[:MAX_ERROR_LENGTH] if error else None,
+                },
+            )
         if status == "failed":
             self.report.failed += 1
         elif status == "skipped":
@@ -411,123 +442,21 @@ class Dispatcher:
             )
         self.report.retried += 1
 
-    async def _decide(self, message: ClaimedMessage) -> _Ready | None:
-        from tonari.messaging.consents import address_of, unsubscribe_headers
-        from tonari.messaging.templates import render_message
 
-        at = self.now()
-        async with self.database.transaction() as session:
-            customer = await lock_and_read_customer(
-                session, tenant_id=message.tenant_id, customer_id=message.customer_id
-            )
-            delivery = await self._tenant(session, message.tenant_id, at)
-            zone = (customer.time_zone if customer is not None else None) or delivery.zone
-            state = await read_rules_state(
-                session,
-                send_id=message.id,
-                claimed_until=message.claimed_until,
-                tenant_id=message.tenant_id,
-                customer_id=message.customer_id,
-                channel=message.channel,
-                topic=message.topic,
-                at=at,
-                zone=zone,
-                count_caps=not message.transactional,
-            )
-            if not state.ours:  # our lease ran out and another worker took the row
-                return None
-            if message.attempts >= self.max_attempts:
-                await self._finish_in(
-                    session, message, "failed", "gave_up", "treated", "lease expired too often"
-                )
-                return None
-            if message.channel not in delivery.channels:
-                await self._finish_in(session, message, "skipped", "no_channel", None)
-                return None
-            address = address_of(customer, message.channel)
-            if address is None:
-                await self._finish_in(session, message, "skipped", "no_address", None)
-                return None
-            # Transactional mail needs only the address, which we have; marketing also needs
-            # the consent rule (may_contact's, without reading the customer a second time).
-            consented = message.transactional or state.consented
-            decision = decide(
-                consented=consented,
-                transactional=message.transactional,
-                at=at,
-                zone=zone,
-                caps=delivery.caps_for(message.channel),
-                counts=SentCounts() if message.transactional else state.counts,
-                quiet=delivery.quiet,
-                quiet_policy=message.quiet_hours,
-            )
-            if decision.action == "skip":
-                await self._finish_in(session, message, "skipped", decision.reason, None)
-                return None
-            if decision.action == "defer":
-                await session.execute(_DEFER, {"id": message.id, "until": decision.defer_until})
-                self.report.deferred += 1
-                return None
-            # Held out only once every rule said "send": the holdout is "would have been sent",
-            # so treated and holdout groups are comparable (same consent, caps and hours).
-            if in_holdout(
-                tenant_id=message.tenant_id,
-                customer_id=message.customer_id,
-                transactional=message.transactional,
-                holdout_bp=message.holdout_bp,
-                campaign_id=message.campaign_id,
-                journey_id=message.journey_id,
-                template_key=message.template_key,
-                delivery=delivery,
-            ):
-                await self._finish_in(session, message, "skipped", "holdout", "holdout")
-                return None
-            try:
-                rendered = await render_message(
-                    session,
-                    tenant_id=message.tenant_id,
-                    customer_id=message.customer_id,
-                    template_key=message.template_key,
-                    channel=message.channel,
-                    context={**message.context, "send_id": message.id},
-                    at=at,
-                    base_url=self.base_url,
-                    send_id=message.id,
-                    customer=customer,
-                )
-            except TonariError as error:
-                await self._finish_in(
-                    session, message, "failed", "render_error", None, f"{error.field}: {error}"
-                )
-                return None
-            headers: dict[str, str] = {}
-            if message.channel == "email" and not message.transactional and self.base_url:
-                headers = unsubscribe_headers(
-                    tenant_id=message.tenant_id,
-                    customer_id=message.customer_id,
-                    channel=message.channel,
-                    topic=message.topic,
-                    base_url=self.base_url,
-                    secret=self._secret,
-                )
-            lease = self.now() + timedelta(seconds=self.lease_seconds)
-            await session.execute(_DECIDED, {"id": message.id, "at": at, "lease": lease})
-        return _Ready(
-            message,
-            OutgoingMessage(
-                send_id=message.id,
-                tenant_id=message.tenant_id,
-                customer_id=message.customer_id,
-                channel=message.channel,
-                to=address,
-                text=rendered.text,
-                subject=rendered.subject,
-                html=rendered.html,
-                topic=message.topic,
-                transactional=message.transactional,
-                headers=headers,
-            ),
-        )
+def _chunks(groups: list[list[ClaimedMessage]], size: int) -> list[list[list[ClaimedMessage]]]:
+    """Whole customers per chunk, about ``size`` messages each (a customer is never split)."""
+    chunks: list[list[list[ClaimedMessage]]] = []
+    current: list[list[ClaimedMessage]] = []
+    count = 0
+    for group in groups:
+        if current and count + len(group) > size:
+            chunks.append(current)
+            current, count = [], 0
+        current.append(group)
+        count += len(group)
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 _FINISH_CAMPAIGNS = text(

@@ -8,7 +8,7 @@ variants are formatted for display ("20 000,00 RUB" style is the brand's job: we
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -217,10 +217,24 @@ _BALANCE_VARIABLES = frozenset({"balance", "points"})
 EXPIRING_WITHIN_DAYS = 30
 
 
+_NO_POINTS = Balances(
+    pending=0,
+    available=0,
+    reserved=0,
+    expiring_soon=0,
+    expiring_within_days=EXPIRING_WITHIN_DAYS,
+    debt=0,
+)
+
+
 async def _balances(
-    session: AsyncSession, *, tenant_id: int, customer_id: int, at: datetime
-) -> Balances:
-    """``customer_balances`` in one statement (the account and its points expiring soon)."""
+    session: AsyncSession, *, tenant_id: int, customer_ids: Collection[int], at: datetime
+) -> dict[int, Balances]:
+    """``customer_balances`` of many customers in one statement (accounts, points expiring soon).
+
+    A profile made outside the customer API (an import, identity) may have no account yet: it
+    simply has no points.
+    """
     expiring = (
         select(func.coalesce(func.sum(PointLot.remaining), 0))
         .where(
@@ -231,67 +245,36 @@ async def _balances(
         )
         .scalar_subquery()
     )
-    row = (
-        await session.execute(
-            select(
-                LedgerAccount.pending,
-                LedgerAccount.available,
-                LedgerAccount.reserved,
-                LedgerAccount.debt,
-                expiring.label("expiring"),
-            ).where(LedgerAccount.tenant_id == tenant_id, LedgerAccount.customer_id == customer_id)
+    rows = await session.execute(
+        select(
+            LedgerAccount.customer_id,
+            LedgerAccount.pending,
+            LedgerAccount.available,
+            LedgerAccount.reserved,
+            LedgerAccount.debt,
+            expiring.label("expiring"),
+        ).where(
+            LedgerAccount.tenant_id == tenant_id, LedgerAccount.customer_id.in_(list(customer_ids))
         )
-    ).one_or_none()
-    if row is None:
-        # A profile made outside the customer API (an import, identity) may have no account
-        # yet: it simply has no points.
-        return Balances(
-            pending=0,
-            available=0,
-            reserved=0,
-            expiring_soon=0,
-            expiring_within_days=EXPIRING_WITHIN_DAYS,
-            debt=0,
-        )
-    return Balances(
-        pending=row.pending,
-        available=row.available,
-        reserved=row.reserved,
-        expiring_soon=int(row.expiring or 0),
-        expiring_within_days=EXPIRING_WITHIN_DAYS,
-        debt=row.debt,
     )
-
-
-async def customer_context(
-    session: AsyncSession,
-    *,
-    tenant_id: int,
-    customer_id: int,
-    at: datetime,
-    only: Collection[str] | None = None,
-    customer: Customer | None = None,
-) -> dict[str, Any]:
-    """The customer variables of every template (see ``CUSTOMER_VARIABLES``).
-
-    ``only``: the names a template reads (``jinja2.meta.find_undeclared_variables``); the
-    variables that need their own queries (balances, expiring points, the wishlist with its
-    personal prices) are left out, queries and all, when it does not read them. The profile
-    and the programme in force are always read, so a missing customer or programme fails the
-    same way whatever the template. ``customer``: the profile, when the caller has just read
-    it in this transaction.
-    """
-    wanted = CUSTOMER_VARIABLES if only is None else CUSTOMER_VARIABLES.intersection(only)
-    if customer is None or customer.tenant_id != tenant_id or customer.id != customer_id:
-        customer = await session.scalar(
-            select(Customer).where(Customer.tenant_id == tenant_id, Customer.id == customer_id)
+    found = {
+        row.customer_id: Balances(
+            pending=row.pending,
+            available=row.available,
+            reserved=row.reserved,
+            expiring_soon=int(row.expiring or 0),
+            expiring_within_days=EXPIRING_WITHIN_DAYS,
+            debt=row.debt,
         )
-    if customer is None:
-        raise NotFound(f"no customer {customer_id}", field="customer_id", code="unknown_customer")
-    _, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
+        for row in rows
+    }
+    return {customer_id: found.get(customer_id, _NO_POINTS) for customer_id in customer_ids}
+
+
+def _profile_values(customer: Customer, programme: Programme, at: datetime) -> dict[str, Any]:
     tier = programme.tier(customer.tier_code)
     name = " ".join(part for part in (customer.first_name, customer.last_name) if part)
-    values: dict[str, Any] = {
+    return {
         "customer": {
             "id": customer.id,
             "external_id": customer.external_id,
@@ -310,27 +293,80 @@ async def customer_context(
         "first_name": customer.first_name,
         "name": name or None,
         "email": customer.email,
+        "tier": {"code": tier.code, "name": tier.name, "earn_rate_bp": tier.earn_rate_bp},
+        "next_tier": next_tier_of(programme, customer),
+        "currency": programme.currency,
+        "programme": {"name": programme.name, "point_value_minor": programme.point_value_minor},
+        "now": at,
     }
-    if not _BALANCE_VARIABLES.isdisjoint(wanted):
-        balances = await _balances(session, tenant_id=tenant_id, customer_id=customer.id, at=at)
-        values["balance"] = max(balances.available, 0)
-        values["points"] = {
+
+
+def _points_values(balances: Balances) -> dict[str, Any]:
+    return {
+        "balance": max(balances.available, 0),
+        "points": {
             "available": max(balances.available, 0),
             "pending": balances.pending,
             "reserved": balances.reserved,
             "expiring_30_days": balances.expiring_soon,
-        }
-    values["tier"] = {"code": tier.code, "name": tier.name, "earn_rate_bp": tier.earn_rate_bp}
-    values["next_tier"] = next_tier_of(programme, customer)
-    if "expiring" in wanted:
-        values["expiring"] = await soonest_expiry(
-            session, tenant_id=tenant_id, customer_id=customer.id, at=at
+        },
+    }
+
+
+async def customer_contexts(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    customers: Sequence[Customer],
+    at: datetime,
+    only: Collection[str] | None = None,
+) -> dict[int, dict[str, Any]]:
+    """The customer variables of every template (see ``CUSTOMER_VARIABLES``), per customer id.
+
+    ``only``: the names a template reads (``jinja2.meta.find_undeclared_variables``); the
+    variables that need their own queries (balances, expiring points, the wishlist with its
+    personal prices) are left out, queries and all, when it does not read them. The programme
+    in force is always read, so a missing programme fails the same way whatever the template.
+    Balances of all the customers are read in one statement (a mailing renders many).
+    """
+    wanted = CUSTOMER_VARIABLES if only is None else CUSTOMER_VARIABLES.intersection(only)
+    _, programme = await programme_in_force(session, tenant_id=tenant_id, at=at)
+    contexts = {customer.id: _profile_values(customer, programme, at) for customer in customers}
+    if not _BALANCE_VARIABLES.isdisjoint(wanted) and contexts:
+        balances = await _balances(session, tenant_id=tenant_id, customer_ids=list(contexts), at=at)
+        for customer_id, values in contexts.items():
+            values.update(_points_values(balances[customer_id]))
+    for customer in customers:
+        values = contexts[customer.id]
+        if "expiring" in wanted:
+            values["expiring"] = await soonest_expiry(
+                session, tenant_id=tenant_id, customer_id=customer.id, at=at
+            )
+        if "wishlist" in wanted:
+            values["wishlist"] = await wishlist_products(
+                session, tenant_id=tenant_id, customer=customer, at=at
+            )
+    return contexts
+
+
+async def customer_context(
+    session: AsyncSession,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    at: datetime,
+    only: Collection[str] | None = None,
+    customer: Customer | None = None,
+) -> dict[str, Any]:
+    """One customer's variables (``customer_contexts``); ``customer``: the profile, when the
+    caller has just read it in this transaction. A missing customer is ``NotFound``."""
+    if customer is None or customer.tenant_id != tenant_id or customer.id != customer_id:
+        customer = await session.scalar(
+            select(Customer).where(Customer.tenant_id == tenant_id, Customer.id == customer_id)
         )
-    if "wishlist" in wanted:
-        values["wishlist"] = await wishlist_products(
-            session, tenant_id=tenant_id, customer=customer, at=at
-        )
-    values["currency"] = programme.currency
-    values["programme"] = {"name": programme.name, "point_value_minor": programme.point_value_minor}
-    values["now"] = at
-    return values
+    if customer is None:
+        raise NotFound(f"no customer {customer_id}", field="customer_id", code="unknown_customer")
+    contexts = await customer_contexts(
+        session, tenant_id=tenant_id, customers=[customer], at=at, only=only
+    )
+    return contexts[customer.id]

@@ -345,21 +345,54 @@ async def render_message(
     send_id: int | None = None,
     customer: Customer | None = None,
 ) -> RenderedMessage:
-    """Render the template for this customer now.
+    """Render the template for this customer now (``render_with`` on what it reads).
 
-    With ``base_url`` (email): links go through the click redirect, an open pixel is added
-    when the send id is known (``send_id``, or ``context["send_id"]``), and ``unsubscribe_url``
-    is set for marketing mail. Raises ``NotFound(field="template_key")`` for a missing
-    template and ``ValidationFailed`` (field = the part) when rendering fails. Only the
-    customer data the template reads is loaded; ``customer`` is the profile when the caller
-    has already read it in this transaction.
+    Raises ``NotFound(field="template_key")`` for a missing template and ``ValidationFailed``
+    (field = the part) when rendering fails. Only the customer data the template reads is
+    loaded; ``customer`` is the profile when the caller has already read it in this
+    transaction.
     """
     template = await get_template(session, tenant_id=tenant_id, key=template_key, channel=channel)
     compiled = compiled_template(template)
-    used = compiled.variables
     customer_data = await customer_context(
-        session, tenant_id=tenant_id, customer_id=customer_id, at=at, only=used, customer=customer
+        session,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        at=at,
+        only=compiled.variables,
+        customer=customer,
     )
+    return render_with(
+        template,
+        compiled,
+        customer_data,
+        context,
+        customer_id=customer_id,
+        at=at,
+        base_url=base_url,
+        send_id=send_id,
+    )
+
+
+def render_with(
+    template: MessageTemplate,
+    compiled: CompiledTemplate,
+    customer_data: dict[str, Any],
+    context: dict[str, Any],
+    *,
+    customer_id: int,
+    at: datetime,
+    base_url: str | None = None,
+    send_id: int | None = None,
+) -> RenderedMessage:
+    """Render a loaded template with the customer's variables (``customer_contexts``); no I/O.
+
+    With ``base_url`` (email): links go through the click redirect, an open pixel is added
+    when the send id is known (``send_id``, or ``context["send_id"]``), and ``unsubscribe_url``
+    is set for marketing mail. Raises ``ValidationFailed`` (field = the part) when rendering
+    fails.
+    """
+    tenant_id, channel, used = template.tenant_id, template.channel, compiled.variables
     variables = template_variables(customer_data, context)
     if send_id is None and isinstance(context.get("send_id"), int):
         send_id = int(context["send_id"])
