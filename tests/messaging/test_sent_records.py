@@ -36,7 +36,7 @@ async def test_a_send_waits_while_the_window_is_full_of_unrecorded_sends() -> No
     recorder.sent(_row(3))
     await recorder.close()
     # The first write took what was pending; the rest went in one more statement.
-    assert sum(written, []) == [1, 2, 3] and len(written) <= 3
+    assert [n for rows in written for n in rows] == [1, 2, 3] and len(written) <= 3
     assert recorder.recorded == 3
 
 
