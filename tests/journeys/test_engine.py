@@ -332,3 +332,38 @@ async def test_leaving_the_segment_ends_an_exit_on_leave_journey(session, tenant
     assert await tick(session, T0 + timedelta(days=2)) == 0
     assert [i.status for i in await instances(session, tenant.id)] == ["exited"]
     assert await sends(session, tenant.id) == []
+
+
+async def test_a_send_step_queues_with_its_templates_topic_and_kind(session, tenant) -> None:
+    """A service notice keeps its own topic (and consent), not "marketing" for everything."""
+    from tests.messaging.smtp_sink import make_email_template
+
+    await make_email_template(
+        session, tenant_id=tenant.id, key="tier-notice", topic="loyalty", at=T0
+    )
+    await make_email_template(
+        session, tenant_id=tenant.id, key="receipt", transactional=True, at=T0
+    )
+    await _journey(
+        session,
+        tenant,
+        {
+            "entry": {"event": "cart_updated", "key": "entity"},
+            "start": "notice",
+            "steps": {
+                "notice": {"type": "send", "template": "tier-notice", "next": "receipt"},
+                "receipt": {"type": "send", "template": "receipt", "next": "promo"},
+                "promo": {"type": "send", "template": "not-written-yet"},
+            },
+        },
+    )
+    anna = await subscriber(session, tenant, "anna")
+    await react_to_reactions(
+        session, tenant.id, [_reaction(anna, tenant.id, "cart_updated", "c1")], T0
+    )
+    queued = {s.template_key: (s.topic, s.transactional) for s in await sends(session, tenant.id)}
+    assert queued == {
+        "tier-notice": ("loyalty", False),
+        "receipt": ("orders", True),
+        "not-written-yet": ("marketing", False),
+    }

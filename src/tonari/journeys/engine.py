@@ -56,6 +56,8 @@ class RunContext:
     log: list[dict[str, Any]] = field(default_factory=list)
     # Send-ledger rows of the batch, written together by flush_batch (one round trip).
     sends: list[dict[str, Any]] = field(default_factory=list)
+    # (tenant, template key, channel) → the template's (topic, transactional).
+    template_kinds: dict[tuple[int, str, str], tuple[str, bool]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,30 @@ async def programme_of(session: AsyncSession, ctx: RunContext, tenant_id: int) -
             session, tenant_id=tenant_id, at=ctx.at
         )
     return ctx.programmes[tenant_id]
+
+
+async def template_kind(
+    session: AsyncSession, ctx: RunContext, tenant_id: int, key: str, channel: str
+) -> tuple[str, bool]:
+    """The topic and transactional flag of the step's template, which decide the consent a
+    message needs (a service notice on its own topic, a tier notice the customer may keep
+    while unsubscribed from promotions). A template missing now is queued as marketing: the
+    strictest consent; the dispatcher then fails the message naming the template."""
+    from tonari.models.messaging import MessageTemplate
+
+    name = (tenant_id, key, channel)
+    if name not in ctx.template_kinds:
+        row = (
+            await session.execute(
+                select(MessageTemplate.topic, MessageTemplate.transactional).where(
+                    MessageTemplate.tenant_id == tenant_id,
+                    MessageTemplate.key == key,
+                    MessageTemplate.channel == channel,
+                )
+            )
+        ).first()
+        ctx.template_kinds[name] = (row.topic, row.transactional) if row else ("marketing", False)
+    return ctx.template_kinds[name]
 
 
 async def zone_of(session: AsyncSession, ctx: RunContext, instance: JourneyInstance) -> ZoneInfo:
@@ -176,14 +202,17 @@ async def _send(
         ]
         context["data"]["profile_sections"] = sections
         context["data"]["profile_points_total"] = sum(p["points"] for p in sections)
+    topic, transactional = await template_kind(
+        session, ctx, instance.tenant_id, step.template, step.channel
+    )
     ctx.sends.append(
         {
             "tenant_id": instance.tenant_id,
             "customer_id": instance.customer_id,
             "channel": step.channel,
             "template_key": step.template,
-            "topic": "marketing",
-            "transactional": False,
+            "topic": topic,
+            "transactional": transactional,
             "priority": journey.priority if step.priority is None else step.priority,
             "quiet_hours": journey.quiet_hours,
             "holdout_bp": journey.holdout_bp,
