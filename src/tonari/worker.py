@@ -215,6 +215,20 @@ def create_worker_app(url: str, *, settings: Settings | None = None) -> procrast
         applied = await process_due_boundaries(_database(context), budget_seconds=50)
         return {"boundaries": applied}
 
+    @app.periodic(cron="31 2 * * *")
+    @app.task(
+        name="tonari.segments.nightly",
+        pass_context=True,
+        queue="maintenance",
+        queueing_lock="tonari.segments.nightly",
+    )
+    async def segments_nightly(context: JobContext, timestamp: int) -> dict[str, object]:
+        """Segments ranking customers against each other (RFM) rebuilt, moves emitted."""
+        from tonari.segments.nightly import rebuild_relative_segments
+
+        report = await rebuild_relative_segments(_database(context))
+        return {"rebuilt": report.rebuilt, "entered": report.entered, "exited": report.exited}
+
     @app.periodic(cron=f"* * * * * */{tick}")
     @app.task(
         name="tonari.journeys.tick",
