@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,18 +26,41 @@ def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+def _panel_page(request: Request) -> bool:
+    """A request for a panel page, answered with an HTML error page instead of JSON."""
+    from tonari.web.rendering import is_panel, wants_json
+
+    return is_panel(request) and not wants_json(request)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TonariError)
-    async def domain_error(_: Request, exc: TonariError) -> JSONResponse:
+    async def domain_error(request: Request, exc: TonariError) -> Response:
+        if _panel_page(request):
+            from tonari.web.rendering import error_page
+
+            return error_page(
+                request, status_code=exc.status_code, message=exc.message, field=exc.field
+            )
         return JSONResponse(status_code=exc.status_code, content={"error": exc.to_dict()})
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"field": _field_path(err["loc"]), "message": err["msg"], "type": err["type"]}
             for err in exc.errors()
         ]
         first = errors[0]
+        if _panel_page(request):
+            from tonari.web.rendering import error_page
+
+            in_path = exc.errors()[0]["loc"][:1] == ("path",)
+            return error_page(
+                request,
+                status_code=404 if in_path else 422,  # a bad address is a page that is not there
+                message=f"{first['field']}: {first['message']}",
+                field=first["field"],
+            )
         return JSONResponse(
             status_code=422,
             content={
@@ -51,7 +74,15 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _panel_page(request):
+            from tonari.web.rendering import error_page
+
+            message = {
+                404: "There is no such page in the panel: use the navigation above.",
+                405: "This address does not take that kind of request.",
+            }.get(exc.status_code, str(exc.detail))
+            return error_page(request, status_code=exc.status_code, message=message)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(
             status_code=exc.status_code,
@@ -177,6 +208,10 @@ def create_app(
         journeys_router,
     ):
         app.include_router(router)
+
+    from tonari.web import install_panel
+
+    install_panel(app)
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:

@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         "local embedded install: set your own long random value before sending real mail, or "
         "anyone can forge links.",
     )
+    panel_secret: str | None = Field(
+        default=None,
+        description="Signs the merchant panel's session cookie; unset = messaging_secret. Set "
+        "your own long random value on any install others can reach, or sessions can be forged.",
+    )
+    panel_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="How long a panel sign-in lasts."
+    )
     public_url: str | None = Field(
         default=None,
         description="Where customers reach this Tonari (unsubscribe, tracking and magic links "

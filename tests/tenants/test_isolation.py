@@ -573,3 +573,113 @@ async def _check_journeys_are_per_tenant(client, a, b) -> set[tuple[str, str]]:
         ("GET", "/v1/journeys/templates"),
         ("POST", "/v1/journeys/templates/api/enable"),  # {name} as the route walk names it
     }
+
+
+async def test_panel_pages_hide_other_tenants_data(client, session, tenant) -> None:
+    """Signed in to the panel with B's key, nothing of A's shows or changes; every panel
+    route has a case here (the panel is not in the OpenAPI document the test above walks)."""
+    import re
+
+    from tests.messaging.smtp_sink import make_email_template
+    from tests.web.support import Panel
+    from tonari.kit.clock import utcnow
+    from tonari.web import panel_routes
+
+    a = tenant.headers
+    await _seed_tenant_a(client, a)
+    segment = {"key": "vip", "name": "A's", "definition": {"field": "city", "values": ["x"]}}
+    assert (await client.post("/v1/segments", json=segment, headers=a)).status_code == 201
+    await make_email_template(session, tenant_id=tenant.id, key="welcome", at=utcnow())
+    campaign = {"key": "welcome", "name": "A's", "segment_key": "vip", "template_key": "welcome"}
+    assert (await client.post("/v1/campaigns", json=campaign, headers=a)).status_code == 201
+    enabled = await client.post(
+        "/v1/journeys/templates/abandoned_cart/enable", json={"key": "welcome"}, headers=a
+    )
+    assert enabled.status_code == 200, enabled.text
+    other = await make_tenant(session, programme=panasonic_document(name="Other brand"))
+    b = await Panel(client, other).open()
+
+    cases: list[tuple[str, str, dict[str, str] | None, set[int]]] = [
+        ("GET", "/panel/segments/vip", None, {404}),
+        ("POST", "/panel/segments/vip", {"name": "stolen", "definition": "field: tier"}, {404}),
+        ("POST", "/panel/segments/vip/archive", {}, {404}),
+        ("GET", "/panel/segments/vip/export.csv", None, {404}),
+        ("GET", "/panel/campaigns/welcome", None, {404}),
+        ("POST", "/panel/campaigns/welcome/start", {}, {404}),
+        ("POST", "/panel/campaigns/welcome/pause", {}, {404}),
+        ("POST", "/panel/campaigns/welcome/resume", {}, {404}),
+        ("POST", "/panel/campaigns/welcome/cancel", {}, {404}),
+        ("GET", "/panel/customers/c1", None, {404}),
+        ("POST", "/panel/journeys/welcome/pause", {}, {404}),
+        ("POST", "/panel/journeys/welcome/resume", {}, {404}),
+        # Lists and searches answer with B's own (empty) data.
+        ("GET", "/panel", None, {307}),
+        ("GET", "/panel/", None, {200}),
+        ("GET", "/panel/segments", None, {200}),
+        ("GET", "/panel/segments/new", None, {200}),
+        ("GET", "/panel/campaigns", None, {200}),
+        ("GET", "/panel/campaigns/new", None, {200}),
+        ("GET", "/panel/journeys", None, {200}),
+        ("GET", "/panel/customers", None, {200}),
+        ("GET", "/panel/customers?q=secret@a.example", None, {200}),
+        ("GET", "/panel/customers?q=c1", None, {200}),
+        ("GET", "/panel/sign-in", None, {200}),
+    ]
+    for method, path, body, expected in cases:
+        if method == "GET":
+            response = await b.get(path)
+        else:
+            response = await b.post(path, body)
+        assert response.status_code in expected, (method, path, response.status_code)
+        if "?q=" in path:  # the search repeats what was asked, and finds nobody
+            assert "0 found" in response.text
+        else:
+            assert "secret@a.example" not in response.text, (method, path)
+        assert "/panel/customers/c1" not in response.text, (method, path)
+        assert "A&#39;s" not in response.text, (method, path)
+    listed = (await b.get("/panel/journeys")).text
+    assert "welcome" not in re.findall(r'id="journey-([^"]+)"', listed)
+    preview = await b.preview("field: customer_type\nvalues: [person]")
+    assert preview.status_code == 200 and preview.json()["size"] == 0, "none of A's customers"
+    # B's creations are B's own, under the same keys.
+    own = await b.post(
+        "/panel/segments/new",
+        {"key": "vip", "name": "B's", "definition": "field: tier\nvalues: [x]"},
+    )
+    assert own.status_code == 303, own.text
+    assert 'value="welcome|email"' not in (await b.get("/panel/campaigns/new")).text
+    own_campaign = await b.post(
+        "/panel/campaigns/new",
+        {"key": "welcome", "name": "B's", "segment_key": "vip", "template": "welcome|email"},
+    )
+    assert own_campaign.status_code == 303, "B gets its own draft campaign welcome"
+    assert (await b.post("/panel/journeys/templates/abandoned_cart/enable")).status_code == 303
+    assert (await b.post("/panel/sign-out")).status_code == 303
+    # A's side is untouched.
+    assert (await client.get("/v1/segments/vip", headers=a)).json()["name"] == "A's"
+    mine = (await client.get("/v1/campaigns/welcome", headers=a)).json()
+    assert (mine["name"], mine["status"]) == ("A's", "draft")
+    assert (await client.get("/v1/journeys/welcome", headers=a)).json()["status"] == "active"
+
+    covered = {(m, p.split("?")[0]) for m, p, _, _ in cases} | {
+        ("POST", "/panel/segments/preview"),
+        ("POST", "/panel/segments/new"),
+        ("POST", "/panel/campaigns/new"),
+        ("POST", "/panel/journeys/templates/{name}/enable"),
+        ("POST", "/panel/sign-out"),
+        ("POST", "/panel/sign-in"),  # Panel.open() signs in: the key names the tenant
+    }
+    names = {
+        "{segment_key}": "vip",
+        "{key}": "welcome",
+        "{external_id}": "c1",
+        "{action}": "start",
+    }
+    missing = []
+    for method, path in panel_routes():
+        concrete = path
+        for placeholder, value in names.items():
+            concrete = concrete.replace(placeholder, value)
+        if (method, concrete) not in covered and (method, path) not in covered:
+            missing.append((method, path))
+    assert not missing, f"panel routes without an isolation case: {missing}"

@@ -34,7 +34,7 @@ from tonari.codes.service import (
     resolve_presented_codes,
 )
 from tonari.customers.service import get_customer
-from tonari.kit.api import PrincipalDep, SessionDep
+from tonari.kit.api import PrincipalDep, SessionDep, StreamSessionDep
 from tonari.kit.clock import utcnow
 from tonari.kit.csv_stream import csv_pages
 from tonari.kit.errors import NotFound
@@ -202,7 +202,7 @@ async def issue(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def export(pool_code: PoolCode, session: SessionDep, principal: PrincipalDep) -> Any:
+async def export(pool_code: PoolCode, session: StreamSessionDep, principal: PrincipalDep) -> Any:
     principal.require(MANAGE)
     pool = await get_pool(session, tenant_id=principal.tenant_id, pool=pool_code)
     pages = export_rows(session, tenant_id=principal.tenant_id, pool=pool.code, at=utcnow())

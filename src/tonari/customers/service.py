@@ -244,6 +244,23 @@ async def get_customer(session: AsyncSession, *, tenant_id: int, external_id: st
     return customer
 
 
+async def list_customers(
+    session: AsyncSession, *, tenant_id: int, limit: int = 50
+) -> list[Customer]:
+    """The newest live profiles (not merged into another, not erased), newest first."""
+    rows = await session.scalars(
+        select(Customer)
+        .where(
+            Customer.tenant_id == tenant_id,
+            Customer.merged_into_id.is_(None),
+            Customer.erased_at.is_(None),
+        )
+        .order_by(Customer.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
 async def customer_balances(
     session: AsyncSession,
     *,

@@ -92,6 +92,11 @@ async def _load(url: str, progress: Progress) -> tuple[DemoSummary, str]:
         await db.dispose()
 
 
+def panel_url(base: str) -> str:
+    """Where the marketer opens the panel (``tonari serve`` mounts it at ``/panel``)."""
+    return f"{base.rstrip('/')}/panel"
+
+
 def _print_welcome(summary: DemoSummary, api_key: str, base: str) -> None:
     state = "created" if summary.created else "already loaded"
     tiers = ", ".join(f"{code} {count}" for code, count in summary.tiers.items())
@@ -146,6 +151,9 @@ def _print_welcome(summary: DemoSummary, api_key: str, base: str) -> None:
     ]
     outbox = outbox_dir() / "email.jsonl"
     console.print(f"Triggered e-mails are written to {outbox} (no mail server needed).")
+    console.print(
+        f"\n[bold]Merchant panel:[/bold] {panel_url(base)}  — sign in with the API key above."
+    )
     console.print("\nTry it:")
     for title, command in examples:
         console.print(f"  [dim]# {title}[/dim]")
@@ -194,7 +202,10 @@ def register(app: typer.Typer) -> None:
         from tonari.app import create_app
         from tonari.db import exit_cleanly_on_sigterm
 
-        console.print(f"\nTonari on {base}  (API docs: {base}/docs)  — Ctrl+C to stop")
+        console.print(
+            f"\nTonari on {base}  (panel: {panel_url(base)}, API docs: {base}/docs)"
+            "  — Ctrl+C to stop"
+        )
         exit_cleanly_on_sigterm()
         uvicorn.run(
             create_app(database_url=url, start_worker=True),

@@ -17,7 +17,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Committed when the handler returns and *before* the response is sent: a client that got
+# its 201 reads what it wrote, and a commit that fails is a 5xx, never a success. (FastAPI's
+# default for a dependency with yield ends it after the response has gone.)
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+# A unit of work of its own, kept open until a streamed response (a CSV export) has been sent.
+StreamSessionDep = Annotated[AsyncSession, Depends(get_session, scope="request")]
 
 
 async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:

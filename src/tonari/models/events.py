@@ -32,6 +32,14 @@ class CustomerEvent(TenantScoped, Base):
         PrimaryKeyConstraint("tenant_id", "occurred_at", "id"),
         # The timeline reads one customer's events newest first.
         Index("ix_customer_events_customer", "tenant_id", "customer_id", "occurred_at"),
+        # Segment conditions read one event type in a time window (index-only).
+        Index(
+            "ix_customer_events_type_time",
+            "tenant_id",
+            "event_type",
+            "occurred_at",
+            postgresql_include=["customer_id", "entity_id"],
+        ),
         # Stitching finds an anonymous visitor's events when they log in.
         Index(
             "ix_customer_events_anonymous",

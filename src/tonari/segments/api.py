@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
-from tonari.kit.api import PrincipalDep, SessionDep
+from tonari.kit.api import PrincipalDep, SessionDep, StreamSessionDep
 from tonari.kit.clock import utcnow
 from tonari.kit.csv_stream import csv_pages
 from tonari.kit.errors import ValidationFailed
@@ -180,7 +180,9 @@ async def members(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def export(segment_key: SegmentKey, session: SessionDep, principal: PrincipalDep) -> Any:
+async def export(
+    segment_key: SegmentKey, session: StreamSessionDep, principal: PrincipalDep
+) -> Any:
     principal.require(READ)
     segment = await get_segment(session, tenant_id=principal.tenant_id, key=segment_key)
     return StreamingResponse(

@@ -257,6 +257,23 @@ async def member_ids(session: AsyncSession, *, tenant_id: int, segment_id: int) 
     return list(rows)
 
 
+async def segments_of_customer(
+    session: AsyncSession, *, tenant_id: int, customer_id: int
+) -> list[Segment]:
+    """The active segments the customer is in now (as maintained), by key."""
+    rows = await session.scalars(
+        select(Segment)
+        .join(SegmentMembership, SegmentMembership.segment_id == Segment.id)
+        .where(
+            SegmentMembership.tenant_id == tenant_id,
+            SegmentMembership.customer_id == customer_id,
+            Segment.status == "active",
+        )
+        .order_by(Segment.key)
+    )
+    return list(rows)
+
+
 async def members_page(
     session: AsyncSession, *, segment: Segment, after: int | None, limit: int
 ) -> tuple[list[dict[str, Any]], int | None]:

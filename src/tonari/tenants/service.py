@@ -128,7 +128,12 @@ async def authenticate(session: AsyncSession, raw_key: str | None) -> Principal:
             "(create one with: tonari apikey create)",
             code="missing_api_key",
         )
-    row = (await session.execute(_KEY_LOOKUP, {"key_hash": hash_api_key(raw_key)})).first()
+    return await authenticate_key_hash(session, hash_api_key(raw_key))
+
+
+async def authenticate_key_hash(session: AsyncSession, key_hash: str) -> Principal:
+    """The principal of a live key known by its hash (the panel's session keeps only that)."""
+    row = (await session.execute(_KEY_LOOKUP, {"key_hash": key_hash})).first()
     if row is None:
         raise Unauthorized("this API key is unknown or revoked", code="invalid_api_key")
     return Principal(
