@@ -57,6 +57,7 @@ class _Collector:
         with self.sink.lock:
             self.sink.messages.append(parsed)
             self.sink.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.sink.received_at.append(time.monotonic())
         return "250 Message accepted for delivery"
 
 
@@ -66,6 +67,7 @@ class SmtpSink:
         self.port = free_port()
         self.messages: list[Message] = []
         self.envelopes: list[tuple[str | None, list[str]]] = []
+        self.received_at: list[float] = []  # time.monotonic() of each message's arrival
         self.refuse: set[str] = set()
         self.defer: set[str] = set()
         self.delay = 0.0

@@ -213,6 +213,16 @@ _RETRY = text(
     "claimed_until = NULL, error = :error WHERE id = :id AND status = 'sending'"
 )
 
+# The next free slot of a rate-limited channel, and the seconds until it comes.
+_RESERVE_SLOT = text(
+    """
+    UPDATE messaging_channels
+    SET next_send_at = greatest(next_send_at, clock_timestamp()) + make_interval(secs => :gap)
+    WHERE tenant_id = :tenant AND channel = :channel
+    RETURNING extract(epoch FROM next_send_at - make_interval(secs => :gap) - clock_timestamp())
+    """
+)
+
 # Work for the lanes: one customer's decided messages, or None (no more work).
 _LaneWork = asyncio.Queue[list[tuple[ReadyMessage, float]] | None]
 
@@ -248,7 +258,6 @@ class Dispatcher:
             base_url=base_url,
             secret=get_settings().messaging_secret,
         )
-        self._pace: dict[tuple[int, str], float] = {}
         self._stopped = False
         self._autocommit: AsyncEngine | None = (
             database.engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -391,14 +400,20 @@ class Dispatcher:
             await session.execute(_SENT, params)
 
     async def _pace_for(self, key: tuple[int, str], rate_per_second: int | None) -> None:
-        """A channel's provider limit, per worker process: sends spaced 1/rate apart."""
+        """A channel's provider limit, for the whole cluster: each send reserves the next slot
+        of the channel's row (``next_send_at`` moves on by 1/rate, on the database's clock, so
+        workers on machines with skewed clocks share one schedule) and waits for it."""
         if not rate_per_second:
             return
-        now = time.monotonic()
-        slot = max(self._pace.get(key, now), now)
-        self._pace[key] = slot + 1.0 / rate_per_second
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        params = {"tenant": key[0], "channel": key[1], "gap": 1.0 / rate_per_second}
+        if self._autocommit is not None:
+            async with self._autocommit.connect() as connection:
+                wait = (await connection.execute(_RESERVE_SLOT, params)).scalar()
+        else:
+            async with self.database.transaction() as session:
+                wait = (await session.execute(_RESERVE_SLOT, params)).scalar()
+        if wait is not None and wait > 0:
+            await asyncio.sleep(float(wait))
 
     async def _finish(
         self,

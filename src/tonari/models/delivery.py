@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Integer, String, Text, Time, UniqueConstraint, text
+from sqlalchemy import DateTime, Integer, String, Text, Time, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +29,8 @@ class MessagingChannel(TenantScoped, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     sender: Mapped[str | None] = mapped_column(String(320))
     rate_per_second: Mapped[int | None] = mapped_column(Integer)
+    # The provider's next free send slot under ``rate_per_second``, shared by every worker.
+    next_send_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     per_day: Mapped[int | None] = mapped_column(Integer)
     per_week: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,83 @@
+"""A channel's provider rate holds for the whole cluster, not per worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import psycopg
+
+from tests.messaging.smtp_sink import SmtpSink, make_email_template, make_subscriber
+from tests.processes import run_workers
+from tonari.db import Database, libpq_dsn
+from tonari.kit.clock import utcnow
+from tonari.messaging.delivery import configure_channel
+from tonari.messaging.queue import queue_message
+
+MESSAGES = 60
+RATE = 20  # per second: 60 messages take at least 59 / 20 = 2.95 s whoever sends them
+
+
+async def _prepare(url: str, tenant_id: int, sink: SmtpSink) -> None:
+    db = Database(url, pool_size=1, max_overflow=0)
+    at = utcnow()
+    try:
+        async with db.transaction() as session:
+            await configure_channel(
+                session,
+                tenant_id=tenant_id,
+                channel="email",
+                adapter="smtp",
+                settings=sink.settings,
+                sender="Panasonic Club <club@panasonic.example>",
+                rate_per_second=RATE,
+                at=at,
+            )
+            await make_email_template(session, tenant_id=tenant_id, at=at)
+            for n in range(MESSAGES):
+                customer_id = await make_subscriber(
+                    session, tenant_id=tenant_id, external_id=f"r{n}", at=at
+                )
+                await queue_message(
+                    session,
+                    tenant_id=tenant_id,
+                    customer_id=customer_id,
+                    channel="email",
+                    template_key="news",
+                    at=at,
+                    idempotency_key=f"rate-{n}",
+                )
+    finally:
+        await db.dispose()
+
+
+def test_two_dispatcher_processes_share_the_channels_rate(
+    database_url: str, committed_tenant
+) -> None:
+    sink = SmtpSink().start()
+    dsn = libpq_dsn(database_url)
+    try:
+        asyncio.run(_prepare(database_url, committed_tenant.id, sink))
+        # Each process claims its own batch of 30 and sends it on four lanes at once.
+        reports = run_workers(
+            "tests.messaging.parallel_dispatch_worker",
+            [[database_url, time.time() + 4] for _ in range(2)],
+            timeout=300,
+        )
+        sink.wait_for(MESSAGES)
+        arrivals = sorted(sink.received_at)
+        received = Counter(sink.recipients())
+    finally:
+        sink.stop()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "DELETE FROM customer_reactions WHERE tenant_id = %s", (committed_tenant.id,)
+            )
+
+    assert all(int(r["sent"]) > 0 for r in reports), "both processes sent part of the queue"
+    assert len(received) == MESSAGES and set(received.values()) == {1}
+    # A lower bound only: a slow machine can only stretch it. Paced per process, the two
+    # would have finished in about half the time.
+    span = arrivals[-1] - arrivals[0]
+    assert span >= 0.95 * (MESSAGES - 1) / RATE, f"{MESSAGES} messages in {span:.2f} s"
