@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 
-import psycopg
-
+from tests.messaging.parallel_support import dispatch_in_processes, drop_reactions, queue_news
 from tests.messaging.smtp_sink import SmtpSink, make_email_template, make_subscriber
-from tests.processes import run_workers
 from tonari.db import Database, libpq_dsn
 from tonari.kit.clock import utcnow
 from tonari.messaging.delivery import configure_channel
-from tonari.messaging.queue import queue_message
 
 MESSAGES = 60
 RATE = 20  # per second: 60 messages take at least 59 / 20 = 2.95 s whoever sends them
@@ -39,14 +35,8 @@ async def _prepare(url: str, tenant_id: int, sink: SmtpSink) -> None:
                 customer_id = await make_subscriber(
                     session, tenant_id=tenant_id, external_id=f"r{n}", at=at
                 )
-                await queue_message(
-                    session,
-                    tenant_id=tenant_id,
-                    customer_id=customer_id,
-                    channel="email",
-                    template_key="news",
-                    at=at,
-                    idempotency_key=f"rate-{n}",
+                await queue_news(
+                    session, tenant_id=tenant_id, customer_id=customer_id, key=f"rate-{n}", at=at
                 )
     finally:
         await db.dispose()
@@ -60,20 +50,13 @@ def test_two_dispatcher_processes_share_the_channels_rate(
     try:
         asyncio.run(_prepare(database_url, committed_tenant.id, sink))
         # Each process claims its own batch of 30 and sends it on four lanes at once.
-        reports = run_workers(
-            "tests.messaging.parallel_dispatch_worker",
-            [[database_url, time.time() + 4] for _ in range(2)],
-            timeout=300,
-        )
+        reports = dispatch_in_processes(database_url, 2)
         sink.wait_for(MESSAGES)
         arrivals = sorted(sink.received_at)
         received = Counter(sink.recipients())
     finally:
         sink.stop()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(
-                "DELETE FROM customer_reactions WHERE tenant_id = %s", (committed_tenant.id,)
-            )
+        drop_reactions(dsn, committed_tenant.id)
 
     assert all(int(r["sent"]) > 0 for r in reports), "both processes sent part of the queue"
     assert len(received) == MESSAGES and set(received.values()) == {1}

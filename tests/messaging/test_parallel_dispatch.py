@@ -9,21 +9,24 @@ from collections import Counter
 
 import psycopg
 
+from tests.messaging.parallel_support import (
+    BATCH,
+    dispatch_in_processes,
+    drop_reactions,
+    queue_news,
+)
 from tests.messaging.smtp_sink import (
     SmtpSink,
     make_email_template,
     make_subscriber,
     send_email_to,
 )
-from tests.processes import run_workers
 from tonari.db import Database, libpq_dsn
 from tonari.kit.clock import utcnow
 from tonari.messaging.delivery import set_policy
-from tonari.messaging.queue import queue_message
 
 CUSTOMERS = 120
 MESSAGES_EACH = 3
-BATCH = 30  # parallel_dispatch_worker's claim batch
 
 
 async def _prepare(url: str, tenant_id: int, sink: SmtpSink) -> None:
@@ -44,14 +47,12 @@ async def _prepare(url: str, tenant_id: int, sink: SmtpSink) -> None:
             for start in range(0, CUSTOMERS, BATCH):
                 for round_ in range(MESSAGES_EACH):
                     for customer_id in customers[start : start + BATCH]:
-                        await queue_message(
+                        await queue_news(
                             session,
                             tenant_id=tenant_id,
                             customer_id=customer_id,
-                            channel="email",
-                            template_key="news",
+                            key=f"news-{round_}-{customer_id}",
                             at=at,
-                            idempotency_key=f"news-{round_}-{customer_id}",
                         )
     finally:
         await db.dispose()
@@ -64,12 +65,7 @@ def test_three_processes_keep_the_daily_cap_and_decide_everything(
     dsn = libpq_dsn(database_url)
     try:
         asyncio.run(_prepare(database_url, committed_tenant.id, sink))
-        start_at = time.time() + 4
-        reports = run_workers(
-            "tests.messaging.parallel_dispatch_worker",
-            [[database_url, start_at] for _ in range(3)],
-            timeout=300,
-        )
+        reports = dispatch_in_processes(database_url, 3)
         with psycopg.connect(dsn, autocommit=True) as conn:
             statuses = Counter(
                 conn.execute(
@@ -82,10 +78,7 @@ def test_three_processes_keep_the_daily_cap_and_decide_everything(
         received = Counter(sink.recipients())
     finally:
         sink.stop()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(
-                "DELETE FROM customer_reactions WHERE tenant_id = %s", (committed_tenant.id,)
-            )
+        drop_reactions(dsn, committed_tenant.id)
 
     assert sum(int(r["errors"]) for r in reports) == 0, reports
     # Every customer got exactly one message: the cap of one a day held across processes.
